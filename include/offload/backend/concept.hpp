@@ -1,0 +1,43 @@
+#pragma once
+// What the scheduler needs from a backend: device memory, page-locked host
+// memory, three in-order streams, events that order them, and copies. The host
+// and CUDA backends both model it; a test backend can wrap either.
+#include <concepts>
+#include <cstddef>
+#include <string>
+
+#include <offload/policy_kind.hpp>
+
+namespace offload {
+
+template <class B>
+concept backend_type =
+    detail::announces<B, policy_kind::backend> && requires(B& b, typename B::stream_type s,
+                                                           typename B::event_type e, void* p,
+                                                           void const* cp, std::size_t n) {
+        typename B::options;
+        { B::name } -> std::convertible_to<char const*>;
+        { b.compute_stream() } -> std::same_as<typename B::stream_type>;
+        { b.copy_stream() } -> std::same_as<typename B::stream_type>;
+        { b.writeback_stream() } -> std::same_as<typename B::stream_type>;
+        // Throws offload::out_of_memory, naming what the memory was for.
+        { b.device_allocate(n, std::string{}) } -> std::same_as<void*>;
+        { b.device_deallocate(p, n) } noexcept;
+        { b.device_free_bytes() } -> std::same_as<std::size_t>;
+        // nullptr (not an exception) when the system refuses: the caller falls back.
+        { b.pinned_allocate(n) } -> std::same_as<void*>;
+        { b.pinned_deallocate(p) } noexcept;
+        { b.host_register(p, n) } -> std::same_as<bool>;
+        { b.host_unregister(p) } noexcept;
+        { b.event_create(true) } -> std::same_as<typename B::event_type>;
+        { b.event_destroy(e) } noexcept;
+        b.record(e, s);
+        b.wait(s, e);
+        b.synchronize(e);
+        b.synchronize(s);
+        { b.elapsed_ms(e, e) } -> std::same_as<double>;
+        b.copy_to_device(p, cp, n, s);
+        b.copy_to_host(p, cp, n, s);
+    };
+
+}  // namespace offload

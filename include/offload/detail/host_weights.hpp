@@ -1,0 +1,118 @@
+#pragma once
+// Where each streamed layer's bytes come from on the host. Pinned copies are
+// laid out like the device slot, so that one copy moves a whole layer; caller
+// memory (registered in place, or pageable after a refused pin) is copied
+// buffer by buffer. Page-locking that the system refuses falls back to
+// pageable memory for every layer, and says so once.
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <offload/config.hpp>
+#include <offload/model.hpp>
+
+namespace offload::detail {
+
+template <class Backend>
+class host_weights {
+public:
+    host_weights(Backend& backend, std::vector<layer_description> const& layers, std::vector<bool> const& streamed,
+                 config const& cfg)
+        : backend_(backend), layers_(layers), pinned_(layers.size(), nullptr) {
+        if (!cfg.pin_memory) {
+            count_pageable(streamed);
+            return;
+        }
+        bool const ok = cfg.host_memory_mode == host_memory::copy_to_pinned ? pin_copies(streamed)
+                                                                            : register_caller(streamed);
+        if (ok) {
+            pinned_ok_ = true;
+            return;
+        }
+        warning_ = std::string("page-locked host memory was refused (") +
+                   (cfg.host_memory_mode == host_memory::copy_to_pinned ? "cudaHostAlloc" : "cudaHostRegister") +
+                   "); streaming from pageable memory, which is slower and does not overlap compute";
+        count_pageable(streamed);
+    }
+    host_weights(host_weights const&) = delete;
+    host_weights& operator=(host_weights const&) = delete;
+    ~host_weights() { release_all(); }
+
+    bool pinned() const noexcept { return pinned_ok_; }
+    std::string const& fallback_warning() const noexcept { return warning_; }
+    std::size_t pinned_bytes() const noexcept { return pinned_bytes_; }
+    std::size_t pageable_bytes() const noexcept { return pageable_bytes_; }
+
+    // A pinned copy of the whole layer in slot layout, or nullptr when the layer
+    // is copied buffer by buffer from the caller's memory.
+    std::byte* layer_block(std::size_t layer) const noexcept { return pinned_[layer]; }
+    // The host bytes a layer's buffer streams from and is written back to.
+    void* buffer(std::size_t layer, std::size_t b) const noexcept {
+        if (pinned_[layer] != nullptr) return pinned_[layer] + layers_[layer].offset(b);
+        return layers_[layer].buffers()[b].data;
+    }
+    // Bytes one copy of a pinned block moves: up to the end of its last buffer.
+    std::size_t block_span(std::size_t layer) const noexcept {
+        auto const& l = layers_[layer];
+        std::size_t const last = l.buffers().size() - 1;
+        return l.offset(last) + l.buffers()[last].bytes;
+    }
+
+private:
+    bool pin_copies(std::vector<bool> const& streamed) {
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            if (!streamed[i]) continue;
+            std::size_t const span = block_span(i);
+            auto* block = static_cast<std::byte*>(backend_.pinned_allocate(span));
+            if (block == nullptr) {
+                release_all();
+                return false;
+            }
+            pinned_[i] = block;
+            pinned_bytes_ += span;
+            auto const& l = layers_[i];
+            for (std::size_t b = 0; b < l.buffers().size(); ++b)
+                std::memcpy(block + l.offset(b), l.buffers()[b].data, l.buffers()[b].bytes);
+        }
+        return true;
+    }
+    bool register_caller(std::vector<bool> const& streamed) {
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            if (!streamed[i]) continue;
+            for (auto const& b : layers_[i].buffers()) {
+                if (!backend_.host_register(b.data, b.bytes)) {
+                    release_all();
+                    return false;
+                }
+                registered_.push_back(b.data);
+                pinned_bytes_ += b.bytes;
+            }
+        }
+        return true;
+    }
+    void count_pageable(std::vector<bool> const& streamed) {
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            if (streamed[i]) pageable_bytes_ += layers_[i].payload_bytes();
+    }
+    void release_all() noexcept {
+        for (auto& p : pinned_) {
+            if (p != nullptr) backend_.pinned_deallocate(p);
+            p = nullptr;
+        }
+        for (void* p : registered_) backend_.host_unregister(p);
+        registered_.clear();
+        pinned_bytes_ = 0;
+    }
+
+    Backend& backend_;
+    std::vector<layer_description> const& layers_;
+    std::vector<std::byte*> pinned_;
+    std::vector<void*> registered_;
+    std::size_t pinned_bytes_ = 0;
+    std::size_t pageable_bytes_ = 0;
+    std::string warning_;
+    bool pinned_ok_ = false;
+};
+
+}  // namespace offload::detail

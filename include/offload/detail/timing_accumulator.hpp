@@ -1,0 +1,122 @@
+#pragma once
+// Sums of measured durations over completed passes, and what the stats derive
+// from them. Filled by a timing recorder, one resolved pass at a time.
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include <offload/stats.hpp>
+
+namespace offload::detail {
+
+struct measured_pass {
+    struct layer {
+        std::optional<double> transfer_ms, stall_ms, compute_ms, release_ms;
+        std::size_t bytes_in = 0;  // bytes the timed copy moved
+    };
+    std::vector<layer> layers;
+    double wall_ms = 0;
+};
+
+class timing_accumulator {
+public:
+    explicit timing_accumulator(std::size_t layers) : layers_(layers) {}
+
+    void add(measured_pass const& p) {
+        double transfer = 0, compute = 0, release = 0;
+        for (std::size_t i = 0; i < p.layers.size(); ++i) {
+            auto const& m = p.layers[i];
+            auto& sum = layers_[i];
+            ++sum.samples;
+            add_to(sum.compute, sum.compute_n, m.compute_ms, compute);
+            add_to(sum.transfer, sum.transfer_n, m.transfer_ms, transfer);
+            add_to(sum.release, sum.release_n, m.release_ms, release);
+            double unused = 0;
+            add_to(sum.stall, sum.stall_n, m.stall_ms, unused);
+            if (m.stall_ms) stall_ += *m.stall_ms;
+            if (m.transfer_ms) timed_bytes_in_ += m.bytes_in;
+        }
+        transfer_ += transfer;
+        compute_ += compute;
+        release_ += release;
+        // Copy-then-compute takes transfer + release + compute; perfect overlap
+        // takes the larger of the two sides; the difference is what overlap can save.
+        theoretical_ += std::min(transfer + release, compute);
+        achieved_ += transfer + release + compute - p.wall_ms;
+        walls_.push_back(p.wall_ms);
+    }
+
+    void fill(stats& s) const {
+        timing_stats t;
+        t.cpu_to_gpu_transfer_ms = transfer_;
+        t.pure_computation_ms = compute_;
+        t.transfer_overhead_ms = stall_;
+        std::size_t loads = 0, releases = 0;
+        for (auto const& l : layers_) {
+            loads += l.transfer_n;
+            releases += l.release_n;
+        }
+        if (releases > 0) t.gpu_to_cpu_release_ms = release_;
+        t.avg_layer_transfer_ms = loads > 0 ? transfer_ / loads : 0;
+        t.theoretical_async_savings_ms = theoretical_;
+        t.achieved_async_savings_ms = achieved_;
+        if (theoretical_ > 0) t.overlap_efficiency = achieved_ / theoretical_;
+        if (transfer_ > 0) t.h2d_gb_per_s = static_cast<double>(timed_bytes_in_) / (transfer_ * 1e6);
+        t.pass_wall = wall_summary();
+        s.timing = t;
+        for (std::size_t i = 0; i < layers_.size() && i < s.layers.size(); ++i) {
+            auto const& l = layers_[i];
+            auto& out = s.layers[i];
+            out.samples = l.samples;
+            out.compute_ms = mean(l.compute, l.compute_n);
+            out.transfer_ms = mean(l.transfer, l.transfer_n);
+            out.stall_ms = mean(l.stall, l.stall_n);
+            out.release_ms = mean(l.release, l.release_n);
+        }
+    }
+
+    std::size_t passes() const noexcept { return walls_.size(); }
+    void reset() {
+        *this = timing_accumulator(layers_.size());
+    }
+
+private:
+    struct layer_sums {
+        std::size_t samples = 0;
+        double compute = 0, transfer = 0, stall = 0, release = 0;
+        std::size_t compute_n = 0, transfer_n = 0, stall_n = 0, release_n = 0;
+    };
+
+    static void add_to(double& sum, std::size_t& n, std::optional<double> const& v, double& pass_total) {
+        if (!v) return;
+        sum += *v;
+        ++n;
+        pass_total += *v;
+    }
+    static std::optional<double> mean(double sum, std::size_t n) {
+        if (n == 0) return std::nullopt;
+        return sum / static_cast<double>(n);
+    }
+    pass_wall_stats wall_summary() const {
+        pass_wall_stats w;
+        w.count = walls_.size();
+        if (walls_.empty()) return w;
+        std::vector<double> sorted = walls_;
+        std::sort(sorted.begin(), sorted.end());
+        for (double v : walls_) w.total_ms += v;
+        w.min_ms = sorted.front();
+        w.max_ms = sorted.back();
+        std::size_t const mid = sorted.size() / 2;
+        w.median_ms = sorted.size() % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        w.last_ms = walls_.back();
+        return w;
+    }
+
+    std::vector<layer_sums> layers_;
+    std::vector<double> walls_;
+    std::size_t timed_bytes_in_ = 0;
+    double transfer_ = 0, compute_ = 0, release_ = 0, stall_ = 0, theoretical_ = 0, achieved_ = 0;
+};
+
+}  // namespace offload::detail

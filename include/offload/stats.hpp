@@ -1,0 +1,236 @@
+#pragma once
+// What a run did and what it cost, as a value that converts to and from JSON
+// with boost::json::value_from / value_to. Field names keep the
+// OffloadingMetrics shape that existing front ends read; docs/stats.md gives
+// each field's unit and how it is measured. Timing fields are std::optional:
+// absent means "not measured" (no timing profiler, or nothing of that kind
+// happened), never zero.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+namespace offload {
+
+struct layer_stats {
+    std::size_t index = 0;
+    bool resident = false;
+    std::size_t bytes = 0;        // payload bytes of the layer's buffers
+    std::size_t loads = 0;        // host-to-device copies of this layer
+    std::size_t samples = 0;      // passes the timing means below are taken over
+    std::optional<double> compute_ms;   // mean per pass
+    std::optional<double> transfer_ms;  // mean per load
+    std::optional<double> stall_ms;     // mean per pass: compute waiting for this layer's weights
+    std::optional<double> release_ms;   // mean per pass: write-back of read-write buffers
+
+    friend bool operator==(layer_stats const&, layer_stats const&) = default;
+};
+
+struct pass_wall_stats {
+    std::size_t count = 0;
+    double total_ms = 0;
+    double min_ms = 0;
+    double median_ms = 0;
+    double max_ms = 0;
+    double last_ms = 0;
+
+    friend bool operator==(pass_wall_stats const&, pass_wall_stats const&) = default;
+};
+
+// Filled only by a timing profiler.
+struct timing_stats {
+    double cpu_to_gpu_transfer_ms = 0;
+    std::optional<double> gpu_to_cpu_release_ms;  // absent when no streamed layer writes back
+    double pure_computation_ms = 0;
+    double transfer_overhead_ms = 0;
+    double avg_layer_transfer_ms = 0;
+    double theoretical_async_savings_ms = 0;
+    double achieved_async_savings_ms = 0;
+    std::optional<double> overlap_efficiency;  // absent when nothing could be overlapped
+    std::optional<double> h2d_gb_per_s;        // absent when nothing was copied
+    pass_wall_stats pass_wall;
+
+    friend bool operator==(timing_stats const&, timing_stats const&) = default;
+};
+
+struct counters {
+    std::size_t passes = 0;          // completed passes
+    std::size_t aborted_passes = 0;  // passes left by an exception; not in any other figure
+    std::size_t layer_computes = 0;
+    std::size_t layer_loads = 0;
+    std::size_t bytes_host_to_device = 0;
+    std::size_t bytes_device_to_host = 0;
+
+    friend bool operator==(counters const&, counters const&) = default;
+};
+
+struct memory_stats {
+    std::size_t resident_bytes = 0;   // device bytes holding resident layers
+    std::size_t staging_bytes = 0;    // device bytes of the staging ring
+    std::size_t pinned_host_bytes = 0;
+    std::size_t pageable_host_bytes = 0;  // host bytes streamed from unpinned memory (a fallback)
+
+    friend bool operator==(memory_stats const&, memory_stats const&) = default;
+};
+
+struct stats {
+    std::string backend;
+    std::string profiler;
+    std::string residency;
+    std::string prefetch;
+    std::size_t staging_slots = 0;
+    std::string preset;
+    std::size_t num_layers_on_gpu = 0;
+    std::size_t gpu_memory_budget = 0;
+    bool pin_memory_requested = false;
+    bool pin_memory_effective = false;
+    std::string host_memory;
+    std::vector<std::size_t> resident_layers;
+    std::vector<std::size_t> streamed_layers;
+    std::string placement_reason;
+    std::vector<std::string> warnings;
+    counters counts;
+    memory_stats memory;
+    std::optional<timing_stats> timing;
+    std::vector<layer_stats> layers;
+
+    friend bool operator==(stats const&, stats const&) = default;
+};
+
+namespace detail {
+template <class T>
+void put_optional(boost::json::object& o, char const* key, std::optional<T> const& v) {
+    if (v) o[key] = *v;
+}
+template <class T>
+std::optional<T> get_optional(boost::json::object const& o, char const* key) {
+    if (auto const* v = o.if_contains(key)) return boost::json::value_to<T>(*v);
+    return std::nullopt;
+}
+template <class T>
+T get(boost::json::object const& o, char const* key) {
+    return boost::json::value_to<T>(o.at(key));
+}
+}  // namespace detail
+
+inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, layer_stats const& l) {
+    boost::json::object o{{"index", l.index}, {"resident", l.resident}, {"bytes", l.bytes},
+                          {"loads", l.loads}, {"samples", l.samples}};
+    detail::put_optional(o, "compute_ms", l.compute_ms);
+    detail::put_optional(o, "transfer_ms", l.transfer_ms);
+    detail::put_optional(o, "stall_ms", l.stall_ms);
+    detail::put_optional(o, "release_ms", l.release_ms);
+    jv = std::move(o);
+}
+inline layer_stats tag_invoke(boost::json::value_to_tag<layer_stats>, boost::json::value const& jv) {
+    auto const& o = jv.as_object();
+    layer_stats l;
+    l.index = detail::get<std::size_t>(o, "index");
+    l.resident = detail::get<bool>(o, "resident");
+    l.bytes = detail::get<std::size_t>(o, "bytes");
+    l.loads = detail::get<std::size_t>(o, "loads");
+    l.samples = detail::get<std::size_t>(o, "samples");
+    l.compute_ms = detail::get_optional<double>(o, "compute_ms");
+    l.transfer_ms = detail::get_optional<double>(o, "transfer_ms");
+    l.stall_ms = detail::get_optional<double>(o, "stall_ms");
+    l.release_ms = detail::get_optional<double>(o, "release_ms");
+    return l;
+}
+
+inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stats const& s) {
+    boost::json::object o;
+    o["profiler"] = s.profiler;
+    o["backend"] = s.backend;
+    o["policies"] = {{"residency", s.residency}, {"prefetch", s.prefetch}, {"staging_slots", s.staging_slots}};
+    o["config"] = {{"preset", s.preset},
+                   {"num_layers_on_gpu", s.num_layers_on_gpu},
+                   {"gpu_memory_budget", s.gpu_memory_budget},
+                   {"pin_memory", {{"requested", s.pin_memory_requested}, {"effective", s.pin_memory_effective}}},
+                   {"host_memory", s.host_memory}};
+    o["placement"] = {{"resident_layers", boost::json::value_from(s.resident_layers)},
+                      {"streamed_layers", boost::json::value_from(s.streamed_layers)},
+                      {"reason", s.placement_reason}};
+    o["warnings"] = boost::json::value_from(s.warnings);
+    o["counters"] = {{"passes", s.counts.passes},
+                     {"aborted_passes", s.counts.aborted_passes},
+                     {"layer_computes", s.counts.layer_computes},
+                     {"layer_loads", s.counts.layer_loads},
+                     {"bytes_host_to_device", s.counts.bytes_host_to_device},
+                     {"bytes_device_to_host", s.counts.bytes_device_to_host}};
+    o["memory"] = {{"resident_bytes", s.memory.resident_bytes},
+                   {"staging_bytes", s.memory.staging_bytes},
+                   {"pinned_host_bytes", s.memory.pinned_host_bytes},
+                   {"pageable_host_bytes", s.memory.pageable_host_bytes}};
+    if (s.timing) {
+        auto const& t = *s.timing;
+        boost::json::object breakdown{{"cpu_to_gpu_transfer_ms", t.cpu_to_gpu_transfer_ms},
+                                      {"pure_computation_ms", t.pure_computation_ms}};
+        detail::put_optional(breakdown, "gpu_to_cpu_release_ms", t.gpu_to_cpu_release_ms);
+        o["time_breakdown"] = std::move(breakdown);
+        o["transfer_overhead_ms"] = t.transfer_overhead_ms;
+        o["avg_layer_transfer_ms"] = t.avg_layer_transfer_ms;
+        o["theoretical_async_savings_ms"] = t.theoretical_async_savings_ms;
+        o["achieved_async_savings_ms"] = t.achieved_async_savings_ms;
+        detail::put_optional(o, "overlap_efficiency", t.overlap_efficiency);
+        detail::put_optional(o, "h2d_GBps", t.h2d_gb_per_s);
+        o["pass_wall_ms"] = {{"count", t.pass_wall.count}, {"total", t.pass_wall.total_ms},
+                             {"min", t.pass_wall.min_ms},  {"median", t.pass_wall.median_ms},
+                             {"max", t.pass_wall.max_ms},  {"last", t.pass_wall.last_ms}};
+    }
+    o["layers"] = boost::json::value_from(s.layers);
+    jv = std::move(o);
+}
+
+inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value const& jv) {
+    using detail::get;
+    auto const& o = jv.as_object();
+    stats s;
+    s.profiler = get<std::string>(o, "profiler");
+    s.backend = get<std::string>(o, "backend");
+    auto const& policies = o.at("policies").as_object();
+    s.residency = get<std::string>(policies, "residency");
+    s.prefetch = get<std::string>(policies, "prefetch");
+    s.staging_slots = get<std::size_t>(policies, "staging_slots");
+    auto const& cfg = o.at("config").as_object();
+    s.preset = get<std::string>(cfg, "preset");
+    s.num_layers_on_gpu = get<std::size_t>(cfg, "num_layers_on_gpu");
+    s.gpu_memory_budget = get<std::size_t>(cfg, "gpu_memory_budget");
+    s.pin_memory_requested = get<bool>(cfg.at("pin_memory").as_object(), "requested");
+    s.pin_memory_effective = get<bool>(cfg.at("pin_memory").as_object(), "effective");
+    s.host_memory = get<std::string>(cfg, "host_memory");
+    auto const& placement = o.at("placement").as_object();
+    s.resident_layers = get<std::vector<std::size_t>>(placement, "resident_layers");
+    s.streamed_layers = get<std::vector<std::size_t>>(placement, "streamed_layers");
+    s.placement_reason = get<std::string>(placement, "reason");
+    s.warnings = get<std::vector<std::string>>(o, "warnings");
+    auto const& c = o.at("counters").as_object();
+    s.counts = {get<std::size_t>(c, "passes"),      get<std::size_t>(c, "aborted_passes"),
+                get<std::size_t>(c, "layer_computes"), get<std::size_t>(c, "layer_loads"),
+                get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host")};
+    auto const& m = o.at("memory").as_object();
+    s.memory = {get<std::size_t>(m, "resident_bytes"), get<std::size_t>(m, "staging_bytes"),
+                get<std::size_t>(m, "pinned_host_bytes"), get<std::size_t>(m, "pageable_host_bytes")};
+    if (auto const* b = o.if_contains("time_breakdown")) {
+        auto const& bo = b->as_object();
+        timing_stats t;
+        t.cpu_to_gpu_transfer_ms = get<double>(bo, "cpu_to_gpu_transfer_ms");
+        t.pure_computation_ms = get<double>(bo, "pure_computation_ms");
+        t.gpu_to_cpu_release_ms = detail::get_optional<double>(bo, "gpu_to_cpu_release_ms");
+        t.transfer_overhead_ms = get<double>(o, "transfer_overhead_ms");
+        t.avg_layer_transfer_ms = get<double>(o, "avg_layer_transfer_ms");
+        t.theoretical_async_savings_ms = get<double>(o, "theoretical_async_savings_ms");
+        t.achieved_async_savings_ms = get<double>(o, "achieved_async_savings_ms");
+        t.overlap_efficiency = detail::get_optional<double>(o, "overlap_efficiency");
+        t.h2d_gb_per_s = detail::get_optional<double>(o, "h2d_GBps");
+        auto const& w = o.at("pass_wall_ms").as_object();
+        t.pass_wall = {get<std::size_t>(w, "count"), get<double>(w, "total"), get<double>(w, "min"),
+                       get<double>(w, "median"), get<double>(w, "max"), get<double>(w, "last")};
+        s.timing = t;
+    }
+    s.layers = get<std::vector<layer_stats>>(o, "layers");
+    return s;
+}
+
+}  // namespace offload
