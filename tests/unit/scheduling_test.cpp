@@ -1,0 +1,164 @@
+// The scheduler over every residency and prefetch combination, on the host
+// backend whose copy thread really runs beside the compute.
+#include <offload/layer_offloader.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <offload/prefetch/lookahead.hpp>
+#include <offload/prefetch/none.hpp>
+#include <offload/residency/budget.hpp>
+#include <offload/residency/first_n.hpp>
+#include <offload/residency/interleaved.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+using offload::testing::counting_host;
+using offload::testing::patterned_model;
+
+template <class R, class P>
+struct combo {
+    using residency = R;
+    using prefetch = P;
+};
+
+constexpr std::size_t layer_count = 10;
+constexpr std::size_t resident_count = 3;
+constexpr std::size_t passes = 3;
+
+template <class Combo>
+class scheduling : public ::testing::Test {
+protected:
+    using offloader = offload::layer_offloader<counting_host, typename Combo::residency, typename Combo::prefetch,
+                                               offload::profile::events>;
+
+    patterned_model weights{layer_count};
+
+    offload::config make_config() const {
+        offload::config cfg = offload::presets::manual(resident_count);
+        // For the budget policy: the staging ring plus exactly the first three layers.
+        cfg.gpu_memory_budget = Combo::prefetch::slots * weights.max_footprint() + weights.footprint(0) +
+                                weights.footprint(1) + weights.footprint(2);
+        return cfg;
+    }
+    // A slow link, so that copies take long enough to race with compute if the
+    // ordering were wrong.
+    static offload::backend::host_options slow_link() {
+        offload::backend::host_options o;
+        o.link_bytes_per_second = 200e6;
+        return o;
+    }
+};
+
+using combos = ::testing::Types<
+    combo<offload::residency::first_n, offload::prefetch::none>,
+    combo<offload::residency::first_n, offload::prefetch::lookahead<1>>,
+    combo<offload::residency::first_n, offload::prefetch::next_layer>,
+    combo<offload::residency::first_n, offload::prefetch::lookahead<4>>,
+    combo<offload::residency::interleaved, offload::prefetch::none>,
+    combo<offload::residency::interleaved, offload::prefetch::lookahead<1>>,
+    combo<offload::residency::interleaved, offload::prefetch::next_layer>,
+    combo<offload::residency::interleaved, offload::prefetch::lookahead<4>>,
+    combo<offload::residency::budget, offload::prefetch::none>,
+    combo<offload::residency::budget, offload::prefetch::lookahead<1>>,
+    combo<offload::residency::budget, offload::prefetch::next_layer>,
+    combo<offload::residency::budget, offload::prefetch::lookahead<4>>>;
+TYPED_TEST_SUITE(scheduling, combos);
+
+template <class View>
+bool sees_own_bytes(View const& layer, offload::model const& m) {
+    std::vector<void const*> ptrs;
+    for (std::size_t b = 0; b < layer.buffer_count(); ++b) ptrs.push_back(layer.buffer(b));
+    return patterned_model::holds_own_bytes(layer.index(), m.layer(layer.index()), ptrs.data());
+}
+
+TYPED_TEST(scheduling, every_compute_sees_exactly_its_own_bytes_and_no_slot_is_overwritten_while_read) {
+    // Compute runs on its own thread, so that the host enqueues ahead of it as
+    // it does of a GPU, and only the stream-ordered events keep copies off the
+    // slots that compute still reads.
+    auto opts = this->slow_link();
+    opts.compute = decltype(opts.compute)::worker_thread;
+    typename TestFixture::offloader off(this->weights.get(), this->make_config(), opts);
+    std::atomic<std::size_t> stale{0}, overwritten{0}, computed{0};
+    offload::model const& m = this->weights.get();
+    for (std::size_t p = 0; p < passes; ++p) {
+        std::size_t expected_index = 0;
+        for (auto layer : off.pass()) {
+            ASSERT_EQ(layer.index(), expected_index++);
+            offload::backend::host::enqueue(layer.stream(), [layer, &m, &stale, &overwritten, &computed] {
+                if (!sees_own_bytes(layer, m)) ++stale;
+                // Long enough for an early refill of this slot to land, were one issued.
+                std::this_thread::sleep_for(std::chrono::microseconds(300));
+                if (!sees_own_bytes(layer, m)) ++overwritten;
+                // Poison the slot: the next layer that uses it must get fresh bytes.
+                if (!layer.resident())
+                    for (std::size_t b = 0; b < layer.buffer_count(); ++b)
+                        std::memset(layer.buffer(b), 0xCD, layer.bytes(b));
+                ++computed;
+            });
+        }
+        ASSERT_EQ(expected_index, layer_count);
+    }
+    off.synchronize();
+    EXPECT_EQ(computed, passes * layer_count);
+    EXPECT_EQ(stale, 0u) << "a compute ran before its layer's copy had landed";
+    EXPECT_EQ(overwritten, 0u) << "a slot was refilled while its compute still read it";
+}
+
+TYPED_TEST(scheduling, resident_layers_are_copied_once_and_streamed_layers_once_a_pass) {
+    typename TestFixture::offloader off(this->weights.get(), this->make_config());
+    std::size_t const copies_at_start = off.backend().copies_to_device;
+    for (std::size_t p = 0; p < passes; ++p)
+        for (auto layer : off.pass()) (void)layer;
+    auto const s = off.statistics();
+
+    ASSERT_EQ(s.resident_layers.size(), resident_count);
+    std::size_t resident_buffers = 0, streamed_bytes = 0;
+    for (std::size_t i : s.resident_layers) resident_buffers += this->weights.get().layer(i).buffers().size();
+    for (std::size_t i : s.streamed_layers) {
+        auto const& l = this->weights.get().layer(i);
+        // A pinned copy moves the layer in slot layout, up to the end of its last buffer.
+        streamed_bytes += l.offset(l.buffers().size() - 1) + l.buffers().back().bytes;
+    }
+    EXPECT_EQ(copies_at_start, resident_buffers);  // placing resident layers, buffer by buffer
+    EXPECT_EQ(off.backend().copies_to_device - copies_at_start, passes * s.streamed_layers.size());
+    for (auto const& l : s.layers) EXPECT_EQ(l.loads, l.resident ? 0u : passes) << "layer " << l.index;
+
+    EXPECT_EQ(s.counts.passes, passes);
+    EXPECT_EQ(s.counts.aborted_passes, 0u);
+    EXPECT_EQ(s.counts.layer_computes, passes * layer_count);
+    EXPECT_EQ(s.counts.layer_loads, passes * s.streamed_layers.size());
+    EXPECT_EQ(s.counts.bytes_host_to_device, passes * streamed_bytes);
+    EXPECT_EQ(s.counts.bytes_device_to_host, 0u);
+    EXPECT_EQ(s.memory.staging_bytes, off.staging_slots() * this->weights.max_footprint());
+    EXPECT_EQ(off.staging_slots(), std::min(TypeParam::prefetch::slots, s.streamed_layers.size()));
+}
+
+TYPED_TEST(scheduling, an_exception_in_compute_abandons_the_pass_and_the_next_pass_is_correct) {
+    typename TestFixture::offloader off(this->weights.get(), this->make_config(), this->slow_link());
+    struct user_failure {};
+    EXPECT_THROW(
+        {
+            for (auto layer : off.pass()) {
+                // Poison, then fail half-way: the broken pass leaves dirty slots behind.
+                if (!layer.resident()) std::memset(layer.buffer(0), 0xCD, layer.bytes(0));
+                if (layer.index() == layer_count / 2) throw user_failure{};
+            }
+        },
+        user_failure);
+    for (std::size_t p = 0; p < 2; ++p)
+        for (auto layer : off.pass()) ASSERT_TRUE(sees_own_bytes(layer, this->weights.get())) << layer.index();
+    auto const s = off.statistics();
+    EXPECT_EQ(s.counts.passes, 2u);
+    EXPECT_EQ(s.counts.aborted_passes, 1u);
+    ASSERT_TRUE(s.timing);
+    EXPECT_EQ(s.timing->pass_wall.count, 2u);
+}
+
+}  // namespace

@@ -1,0 +1,151 @@
+// The stats value: JSON shape, round trip, write-back, and figures that agree
+// with what the host backend was told to simulate.
+#include <offload/stats.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <offload/layer_offloader.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+using events_offloader = offload::layer_offloader<offload::backend::host, offload::residency::first_n,
+                                                  offload::prefetch::lookahead<2>, offload::profile::events>;
+
+TEST(stats, json_round_trips_exactly) {
+    std::vector<float> w(1024, 1.0f), state(64, 0.0f);
+    offload::model m;
+    for (int i = 0; i < 4; ++i) m.add_layer({{w.data(), w.size() * 4}});
+    m.add_layer({{w.data(), w.size() * 4}, {state.data(), state.size() * 4, offload::access::read_write}});
+    events_offloader off(m, offload::presets::manual(9));  // clamped: a warning to round-trip too
+    for (int p = 0; p < 2; ++p)
+        for (auto layer : off.pass()) (void)layer;
+    auto const s = off.statistics();
+    auto const text = boost::json::serialize(boost::json::value_from(s));
+    auto const back = boost::json::value_to<offload::stats>(boost::json::parse(text));
+    EXPECT_EQ(back, s) << text;
+    EXPECT_EQ(boost::json::serialize(boost::json::value_from(back)), text);
+}
+
+TEST(stats, keeps_the_field_names_front_ends_read) {
+    offload::testing::patterned_model w(4);
+    events_offloader off(w.get(), offload::presets::manual(1));
+    for (auto layer : off.pass()) (void)layer;
+    auto const j = boost::json::value_from(off.statistics()).as_object();
+    auto const& breakdown = j.at("time_breakdown").as_object();
+    EXPECT_TRUE(breakdown.contains("cpu_to_gpu_transfer_ms"));
+    EXPECT_TRUE(breakdown.contains("pure_computation_ms"));
+    for (char const* key : {"transfer_overhead_ms", "avg_layer_transfer_ms", "theoretical_async_savings_ms",
+                            "achieved_async_savings_ms", "overlap_efficiency", "h2d_GBps", "pass_wall_ms",
+                            "counters", "memory", "layers", "placement", "config", "policies", "warnings"})
+        EXPECT_TRUE(j.contains(key)) << key;
+    EXPECT_EQ(j.at("profiler").as_string(), "events");
+    EXPECT_EQ(j.at("backend").as_string(), "host");
+}
+
+TEST(stats, presets_keep_their_layer_counts) {
+    EXPECT_EQ(offload::presets::balanced.num_layers_on_gpu, 12u);
+    EXPECT_EQ(offload::presets::aggressive.num_layers_on_gpu, 8u);
+    EXPECT_EQ(offload::presets::extreme.num_layers_on_gpu, 4u);
+    EXPECT_EQ(offload::presets::manual(7).num_layers_on_gpu, 7u);
+    EXPECT_EQ(offload::config{}.num_layers_on_gpu, 20u);
+    EXPECT_EQ(offload::presets::balanced.preset, "balanced");
+}
+
+TEST(stats, read_write_buffers_come_back_after_every_pass) {
+    constexpr std::size_t layers = 6, passes = 5;
+    std::vector<std::vector<std::uint32_t>> state(layers, std::vector<std::uint32_t>(64, 0));
+    std::vector<std::uint32_t> weights(256, 7);
+    offload::model m;
+    for (auto& s : state)
+        m.add_layer({{weights.data(), weights.size() * 4}, {s.data(), s.size() * 4, offload::access::read_write}});
+    offload::backend::host_options async;
+    async.compute = decltype(async.compute)::worker_thread;  // write-back must wait for compute, not the host
+    events_offloader off(m, offload::presets::manual(2), async);
+    for (std::size_t p = 0; p < passes; ++p)
+        for (auto layer : off.pass())
+            offload::backend::host::enqueue(layer.stream(), [layer] {
+                std::this_thread::sleep_for(std::chrono::microseconds(100));
+                auto* counter = layer.buffer_as<std::uint32_t>(1);
+                for (std::size_t i = 0; i < 64; ++i) counter[i] += 1;
+            });
+    off.synchronize();
+    off.write_back_resident();
+    for (std::size_t l = 0; l < layers; ++l) {
+        auto const* host = off.is_resident(l) ? state[l].data() : static_cast<std::uint32_t const*>(off.host_buffer(l, 1));
+        for (std::size_t i = 0; i < 64; ++i) ASSERT_EQ(host[i], passes) << "layer " << l << " word " << i;
+    }
+    auto const s = off.statistics();
+    EXPECT_EQ(s.counts.bytes_device_to_host, passes * 4 * 64 * 4);
+}
+
+TEST(stats, host_backend_figures_match_the_injected_costs) {
+    // Copies throttled to a known link speed and computes that sleep a known
+    // time. On a loaded machine both overshoot what was asked, so each figure
+    // is checked against what the test itself clocked (within 10%), and that
+    // against what was asked (never less).
+    constexpr std::size_t layers = 8, resident = 2, passes = 3;
+    constexpr std::size_t layer_bytes = 4 << 20;
+    constexpr double link = 1e9;  // 4 MiB in about 4.2 ms
+    constexpr auto compute = std::chrono::milliseconds(6);
+    std::vector<std::byte> w(layer_bytes);
+    offload::model m;
+    for (std::size_t i = 0; i < layers; ++i) m.add_layer({{w.data(), w.size()}});
+    offload::backend::host_options opts;
+    opts.link_bytes_per_second = link;
+    offload::layer_offloader<offload::testing::copy_timing_host, offload::residency::first_n,
+                             offload::prefetch::lookahead<2>, offload::profile::events>
+        off(m, offload::presets::manual(resident), opts);
+    off.synchronize();
+    off.backend().copy_ms.clear();  // placing the resident layers is not part of a pass
+
+    using ms = std::chrono::duration<double, std::milli>;
+    double clocked_compute = 0, clocked_wall = 0;
+    std::vector<double> pass_compute(passes, 0.0);
+    for (std::size_t p = 0; p < passes; ++p) {
+        auto const pass_start = std::chrono::steady_clock::now();
+        for ([[maybe_unused]] auto layer : off.pass()) {
+            auto const t0 = std::chrono::steady_clock::now();
+            std::this_thread::sleep_for(compute);
+            pass_compute[p] += ms(std::chrono::steady_clock::now() - t0).count();
+        }
+        clocked_compute += pass_compute[p];
+        clocked_wall += ms(std::chrono::steady_clock::now() - pass_start).count();
+    }
+    auto const s = off.statistics();
+    ASSERT_TRUE(s.timing);
+    auto const& t = *s.timing;
+    std::size_t const loads = passes * (layers - resident);
+    double const clocked_transfer = off.backend().total_copy_ms();
+    ASSERT_EQ(off.backend().copy_ms.size(), loads);
+    double const asked_copy_ms = layer_bytes / link * 1e3;
+    SCOPED_TRACE("clocked transfer " + std::to_string(clocked_transfer) + " ms, compute " +
+                 std::to_string(clocked_compute) + " ms, wall " + std::to_string(clocked_wall) + " ms; stats: " +
+                 boost::json::serialize(boost::json::value_from(s)));
+
+    EXPECT_GE(clocked_transfer, 0.99 * loads * asked_copy_ms);
+    EXPECT_GE(clocked_compute, 0.99 * passes * layers * 6.0);
+    EXPECT_NEAR(t.cpu_to_gpu_transfer_ms, clocked_transfer, 0.10 * clocked_transfer);
+    EXPECT_NEAR(t.avg_layer_transfer_ms, clocked_transfer / loads, 0.10 * clocked_transfer / loads);
+    EXPECT_NEAR(*t.h2d_gb_per_s, loads * layer_bytes / (clocked_transfer * 1e6), 0.10 * link / 1e9);
+    EXPECT_NEAR(t.pure_computation_ms, clocked_compute, 0.10 * clocked_compute);
+    EXPECT_NEAR(t.pass_wall.total_ms, clocked_wall, 0.10 * clocked_wall);
+    // What compute waited for is what the wall shows beyond compute.
+    EXPECT_NEAR(t.transfer_overhead_ms, clocked_wall - clocked_compute, 0.10 * clocked_wall);
+    // Perfect overlap saves the shorter side of each pass.
+    double perfect_overlap_saves = 0;
+    for (std::size_t p = 0; p < passes; ++p) {
+        double pass_transfer = 0;
+        for (std::size_t k = 0; k < layers - resident; ++k) pass_transfer += off.backend().copy_ms[p * (layers - resident) + k];
+        perfect_overlap_saves += std::min(pass_transfer, pass_compute[p]);
+    }
+    EXPECT_NEAR(t.theoretical_async_savings_ms, perfect_overlap_saves, 0.10 * perfect_overlap_saves);
+    double const achieved = clocked_transfer + clocked_compute - clocked_wall;
+    EXPECT_NEAR(t.achieved_async_savings_ms, achieved, 0.10 * perfect_overlap_saves);
+}
+
+}  // namespace
