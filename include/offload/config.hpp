@@ -1,6 +1,7 @@
 #pragma once
 // Run-time knobs and the presets that existing front ends know by name.
 #include <cstddef>
+#include <iosfwd>
 #include <string>
 
 namespace offload {
@@ -22,8 +23,11 @@ struct config {
     // pageable memory and the stats say so.
     bool pin_memory = true;
     host_memory host_memory_mode = host_memory::copy_to_pinned;
-    // Print a profiling summary every this many passes; 0 turns it off.
+    // Print a profiling summary every this many passes; 0 turns it off. The
+    // summary reads the stats, so the host waits for that pass to finish.
     std::size_t summary_every = 0;
+    // Where the summary goes; nullptr means std::clog.
+    std::ostream* summary_stream = nullptr;
     // Name written to the stats so that a front end can tell runs apart.
     std::string preset = "default";
 };

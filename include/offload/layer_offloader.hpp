@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -28,6 +29,7 @@
 #include <offload/residency/concept.hpp>
 #include <offload/residency/first_n.hpp>
 #include <offload/stats.hpp>
+#include <offload/summary.hpp>
 
 namespace offload {
 
@@ -461,6 +463,8 @@ private:
         recorder_.pass_end(compute);
         ++counts_.passes;
         in_pass_ = false;
+        if (cfg_.summary_every != 0 && counts_.passes % cfg_.summary_every == 0)
+            write_summary(cfg_.summary_stream != nullptr ? *cfg_.summary_stream : std::clog, statistics());
     }
 
     // Called when a pass is left before its last layer. Whatever the user's

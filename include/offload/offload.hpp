@@ -14,3 +14,4 @@
 #include <offload/residency/first_n.hpp>
 #include <offload/residency/interleaved.hpp>
 #include <offload/stats.hpp>
+#include <offload/summary.hpp>

@@ -1,0 +1,61 @@
+#pragma once
+// A profiling summary for a terminal of 80 columns, written from the stats:
+// per-layer compute and transfer times, the totals with their share of the
+// pass, the savings that overlap could make and did make, and the stall.
+#include <cstdio>
+#include <ostream>
+#include <string>
+
+#include <offload/stats.hpp>
+
+namespace offload {
+
+namespace detail {
+inline std::string format(char const* fmt, double a, double b = 0, double c = 0) {
+    char line[128];
+    std::snprintf(line, sizeof line, fmt, a, b, c);
+    return line;
+}
+inline std::string ms_or_dash(std::optional<double> const& v) {
+    return v ? format("%10.3f", *v) : std::string("         -");
+}
+}  // namespace detail
+
+inline void write_summary(std::ostream& out, stats const& s) {
+    out << "offload: " << s.counts.passes << " passes, " << s.resident_layers.size() << " resident + "
+        << s.streamed_layers.size() << " streamed layers\n  " << s.backend << " backend, " << s.residency << ", "
+        << s.prefetch << " (" << s.staging_slots << " slots), profiler " << s.profiler << "\n";
+    if (!s.timing) {
+        out << "  no timing: built with profile::none (counters: " << s.counts.layer_loads << " loads, "
+            << s.counts.bytes_host_to_device << " bytes to device)\n";
+        return;
+    }
+    auto const& t = *s.timing;
+    double const wall = t.pass_wall.total_ms;
+    auto share = [&](double v) { return wall > 0 ? 100.0 * v / wall : 0.0; };
+    out << "  layer  where      compute ms  transfer ms     stall ms   release ms\n";
+    for (auto const& l : s.layers)
+        out << detail::format("  %5.0f", static_cast<double>(l.index)) << (l.resident ? "  resident " : "  streamed ")
+            << detail::ms_or_dash(l.compute_ms) << "   " << detail::ms_or_dash(l.transfer_ms) << "   "
+            << detail::ms_or_dash(l.stall_ms) << "   " << detail::ms_or_dash(l.release_ms) << "\n";
+    out << "  (means per pass over " << t.pass_wall.count << " passes)\n";
+    out << detail::format("  wall time         %12.3f ms  (per pass: min %.3f, median %.3f)\n", wall,
+                          t.pass_wall.min_ms, t.pass_wall.median_ms);
+    out << detail::format("  CPU to GPU        %12.3f ms  %5.1f%% of wall, %.2f GB/s\n", t.cpu_to_gpu_transfer_ms,
+                          share(t.cpu_to_gpu_transfer_ms), t.h2d_gb_per_s.value_or(0));
+    if (t.gpu_to_cpu_release_ms)
+        out << detail::format("  GPU to CPU        %12.3f ms  %5.1f%% of wall\n", *t.gpu_to_cpu_release_ms,
+                              share(*t.gpu_to_cpu_release_ms));
+    else
+        out << "  GPU to CPU                   - ms  (nothing written back)\n";
+    out << detail::format("  compute           %12.3f ms  %5.1f%% of wall\n", t.pure_computation_ms,
+                          share(t.pure_computation_ms));
+    out << detail::format("  stalled on copies %12.3f ms  %5.1f%% of wall\n", t.transfer_overhead_ms,
+                          share(t.transfer_overhead_ms));
+    out << detail::format("  async savings     %12.3f ms  achieved of %.3f ms possible", t.achieved_async_savings_ms,
+                          t.theoretical_async_savings_ms);
+    if (t.overlap_efficiency) out << detail::format(" (%.1f%%)", 100.0 * *t.overlap_efficiency);
+    out << "\n";
+}
+
+}  // namespace offload
