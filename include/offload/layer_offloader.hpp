@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -170,6 +171,8 @@ public:
     ~basic_offloader() {
         try {
             synchronize();
+            if constexpr (requires { recorder_.trace(); })
+                if (recorder_.trace() != nullptr) write_trace();
         } catch (std::exception const& e) {
             std::fprintf(stderr, "offload: %s (while destroying a layer_offloader)\n", e.what());
         }
@@ -220,6 +223,22 @@ public:
         }
         recorder_.fill(s);
         return s;
+    }
+
+    // Starts a Chrome/Perfetto trace of every pass from now on. The file is
+    // opened here, so a path that cannot be written fails before the run.
+    void trace_to(std::filesystem::path const& path)
+        requires requires(recorder_type& r) { r.trace_to(path); }
+    {
+        recorder_.trace_to(path);
+    }
+    // Writes the trace of the passes finished so far (the destructor does too).
+    void write_trace()
+        requires requires(recorder_type& r) { r.trace(); }
+    {
+        stats unused;
+        recorder_.fill(unused);  // resolve the passes still in flight
+        if (auto* t = recorder_.trace()) t->write();
     }
 
     // Forgets every counter and timing so far; the placement stays.

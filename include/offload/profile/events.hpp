@@ -4,11 +4,15 @@
 // pass. Events are read only once their pass is done: when its record is about
 // to be reused (two passes later) or when stats are asked for.
 #include <array>
+#include <chrono>
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <offload/detail/timing_accumulator.hpp>
 #include <offload/profile/concept.hpp>
+#include <offload/profile/trace.hpp>
 
 namespace offload::profile {
 
@@ -26,6 +30,7 @@ public:
     event_recorder(event_recorder const&) = delete;
     event_recorder& operator=(event_recorder const&) = delete;
     ~event_recorder() {
+        release(reference_);
         for (auto& r : records_) {
             release(r.begin);
             release(r.end);
@@ -40,7 +45,14 @@ public:
         auto& r = records_[next_ % records_.size()];
         if (r.pending) resolve(r);
         for (auto& l : r.layers) l.copied = l.waited = l.released = false;
+        if (trace_ && !reference_recorded_) {
+            mark(reference_, s);
+            host_reference_ = std::chrono::steady_clock::now();
+            reference_recorded_ = true;
+        }
         mark(r.begin, s);
+        r.host_begin = std::chrono::steady_clock::now();
+        r.index = next_;
         current_ = &r;
     }
     void copy_begin(std::size_t layer, stream s) { mark(current_->layers[layer].copy_begin, s); }
@@ -57,12 +69,14 @@ public:
     void compute_begin(std::size_t layer, stream s) { mark(current_->layers[layer].compute_begin, s); }
     void compute_end(std::size_t layer, stream s) { mark(current_->layers[layer].compute_end, s); }
     void release_begin(std::size_t layer, stream s) { mark(current_->layers[layer].release_begin, s); }
-    void release_end(std::size_t layer, std::size_t, stream s) {
+    void release_end(std::size_t layer, std::size_t bytes, stream s) {
         mark(current_->layers[layer].release_end, s);
         current_->layers[layer].released = true;
+        current_->layers[layer].bytes_out = bytes;
     }
     void pass_end(stream s) {
         mark(current_->end, s);
+        current_->host_end = std::chrono::steady_clock::now();
         current_->pending = true;
         current_ = nullptr;
         ++next_;
@@ -87,16 +101,25 @@ public:
         totals_.reset();
     }
 
+    // From now on every resolved pass adds its spans to a trace written to path.
+    void trace_to(std::filesystem::path const& path) {
+        trace_ = std::make_unique<trace_log>(path);
+        reference_recorded_ = false;
+    }
+    trace_log* trace() noexcept { return trace_.get(); }
+
 private:
     struct layer_events {
         event copy_begin{}, copy_end{}, wait_begin{}, compute_begin{}, compute_end{}, release_begin{}, release_end{};
-        std::size_t bytes_in = 0;
+        std::size_t bytes_in = 0, bytes_out = 0;
         bool copied = false, waited = false, released = false;
     };
     struct pass_record {
         event begin{}, end{};
         std::vector<layer_events> layers;
         bool pending = false;
+        std::size_t index = 0;
+        std::chrono::steady_clock::time_point host_begin{}, host_end{};
     };
 
     // Events are created the first time a step is timed and reused after that.
@@ -125,7 +148,33 @@ private:
         }
         m.wall_ms = backend_.elapsed_ms(r.begin, r.end);
         totals_.add(m);
+        if (trace_) add_spans(r);
         r.pending = false;
+    }
+
+    void add_spans(pass_record const& r) {
+        // Every time from the one reference, so that events in stream order keep their order.
+        auto at_us = [&](event e) { return 1e3 * backend_.elapsed_ms(reference_, e); };
+        auto span = [&](std::string name, trace_track track, double from_us, double to_us, std::size_t layer,
+                        std::size_t bytes) {
+            trace_->add({std::move(name), track, from_us, to_us - from_us, layer, r.index, bytes});
+        };
+        constexpr auto no_layer = static_cast<std::size_t>(-1);
+        using us = std::chrono::duration<double, std::micro>;
+        span("pass " + std::to_string(r.index), trace_track::host, us(r.host_begin - host_reference_).count(),
+             us(r.host_end - host_reference_).count(), no_layer, 0);
+        span("pass " + std::to_string(r.index), trace_track::compute, at_us(r.begin), at_us(r.end), no_layer, 0);
+        for (std::size_t i = 0; i < r.layers.size(); ++i) {
+            auto const& l = r.layers[i];
+            auto const layer = std::to_string(i);
+            if (l.copied) span("copy layer " + layer, trace_track::copy, at_us(l.copy_begin), at_us(l.copy_end), i, l.bytes_in);
+            double const compute_begin = at_us(l.compute_begin);
+            if (l.waited) span("wait layer " + layer, trace_track::compute, at_us(l.wait_begin), compute_begin, i, 0);
+            span("compute layer " + layer, trace_track::compute, compute_begin, at_us(l.compute_end), i, 0);
+            if (l.released)
+                span("write back layer " + layer, trace_track::writeback, at_us(l.release_begin), at_us(l.release_end),
+                     i, l.bytes_out);
+        }
     }
 
     Backend& backend_;
@@ -134,6 +183,10 @@ private:
     pass_record* current_ = nullptr;
     std::size_t next_ = 0;
     offload::detail::timing_accumulator totals_;
+    std::unique_ptr<trace_log> trace_;
+    event reference_{};  // recorded once, at the first traced pass: time zero of the trace
+    bool reference_recorded_ = false;
+    std::chrono::steady_clock::time_point host_reference_{};
 };
 
 }  // namespace detail
