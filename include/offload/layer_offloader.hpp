@@ -171,7 +171,7 @@ public:
     ~basic_offloader() {
         try {
             synchronize();
-            if constexpr (requires { recorder_.trace(); })
+            if constexpr (profile::tracing_recorder<recorder_type>)
                 if (recorder_.trace() != nullptr) write_trace();
         } catch (std::exception const& e) {
             std::fprintf(stderr, "offload: %s (while destroying a layer_offloader)\n", e.what());
@@ -228,13 +228,13 @@ public:
     // Starts a Chrome/Perfetto trace of every pass from now on. The file is
     // opened here, so a path that cannot be written fails before the run.
     void trace_to(std::filesystem::path const& path)
-        requires requires(recorder_type& r) { r.trace_to(path); }
+        requires profile::tracing_recorder<recorder_type>
     {
         recorder_.trace_to(path);
     }
     // Writes the trace of the passes finished so far (the destructor does too).
     void write_trace()
-        requires requires(recorder_type& r) { r.trace(); }
+        requires profile::tracing_recorder<recorder_type>
     {
         stats unused;
         recorder_.fill(unused);  // resolve the passes still in flight

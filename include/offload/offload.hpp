@@ -8,6 +8,7 @@
 #include <offload/model.hpp>
 #include <offload/prefetch/lookahead.hpp>
 #include <offload/prefetch/none.hpp>
+#include <offload/profile/combine.hpp>
 #include <offload/profile/events.hpp>
 #include <offload/profile/none.hpp>
 #include <offload/residency/budget.hpp>

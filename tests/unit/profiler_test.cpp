@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <offload/layer_offloader.hpp>
+#include <offload/profile/combine.hpp>
 #include <offload/profile/none.hpp>
 
 #include "support.hpp"
@@ -141,6 +142,30 @@ TEST(profile_events, reset_forgets_counters_and_timings) {
     EXPECT_EQ(s.counts.passes, 1u);
     EXPECT_EQ(s.timing->pass_wall.count, 1u);
     for (auto const& l : s.layers) EXPECT_EQ(l.samples, 1u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(profile_combine, forwards_every_hook_and_keeps_the_timing) {
+    using both = offload::profile::combine<offload::profile::events, offload::profile::none>;
+    static_assert(std::string_view(both::name) == "events+none");
+    offload::testing::patterned_model w(6);
+    offloader<both> combined(w.get(), offload::presets::manual(2));
+    offloader<offload::profile::events> alone(w.get(), offload::presets::manual(2));
+    for (int p = 0; p < 2; ++p) {
+        for (auto layer : combined.pass()) (void)layer;
+        for (auto layer : alone.pass()) (void)layer;
+    }
+    auto const s = combined.statistics();
+    EXPECT_EQ(s.profiler, "events+none");
+    ASSERT_TRUE(s.timing);
+    EXPECT_EQ(s.timing->pass_wall.count, 2u);
+    // The same events, created and read as often as by the events profiler alone.
+    (void)alone.statistics();
+    EXPECT_EQ(combined.backend().timing_events_created, alone.backend().timing_events_created);
+    EXPECT_EQ(combined.backend().elapsed_reads, alone.backend().elapsed_reads);
 }
 
 }  // namespace

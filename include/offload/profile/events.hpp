@@ -106,7 +106,7 @@ public:
         trace_ = std::make_unique<trace_log>(path);
         reference_recorded_ = false;
     }
-    trace_log* trace() noexcept { return trace_.get(); }
+    trace_log* trace() { return trace_.get(); }
 
 private:
     struct layer_events {

@@ -5,6 +5,7 @@
 // timestamps are event times relative to one reference event; host spans are
 // steady_clock times relative to the moment that event was recorded.
 #include <cerrno>
+#include <concepts>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
@@ -75,6 +76,13 @@ private:
     std::filesystem::path path_;
     std::ofstream out_;
     std::vector<trace_span> spans_;
+};
+
+// A recorder that can write a trace.
+template <class Recorder>
+concept tracing_recorder = requires(Recorder& r, std::filesystem::path const& path) {
+    r.trace_to(path);
+    { r.trace() } -> std::same_as<trace_log*>;
 };
 
 }  // namespace offload::profile
