@@ -34,11 +34,16 @@ struct backend_error : error {
                   std::string operation)
         : error(std::string(file) + ":" + std::to_string(line) + ": " + error_name + " (" + text +
                 ") while " + operation),
-          file(file), line(line), error_name(std::move(error_name)),
+          file(file), line(line), error_name(std::move(error_name)), description(text),
           operation(std::move(operation)) {}
+    // The same error, said to have happened in a wider step ("layer 7: ...").
+    backend_error within(std::string const& step) const {
+        return backend_error(file.c_str(), line, error_name, description, step + ": " + operation);
+    }
     std::string file;
     int line;
     std::string error_name;
+    std::string description;
     std::string operation;
 };
 

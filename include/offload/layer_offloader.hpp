@@ -361,7 +361,8 @@ private:
         resident_ptr_.clear();
         for (auto& sl : slots_) {
             backend_.device_deallocate(sl.device, slot_bytes_);
-            for (auto e : {sl.ready, sl.computed, sl.freed})
+            event_type const events[] = {sl.ready, sl.computed, sl.freed};
+            for (auto e : events)
                 if (e != event_type{}) backend_.event_destroy(e);
         }
         slots_.clear();
@@ -386,6 +387,22 @@ private:
     }
 
     layer_view acquire() {
+        try {
+            return acquire_unchecked();
+        } catch (backend_error const& e) {
+            throw e.within("layer " + std::to_string(next_layer_) + ", waiting for its weights");
+        }
+    }
+
+    void release() {
+        try {
+            release_unchecked();
+        } catch (backend_error const& e) {
+            throw e.within("layer " + std::to_string(next_layer_) + ", releasing it after its compute");
+        }
+    }
+
+    layer_view acquire_unchecked() {
         std::size_t const i = next_layer_;
         auto const compute = backend_.compute_stream();
         if (resident_[i]) {
@@ -405,8 +422,8 @@ private:
         return layer_view(i, false, layers_[i], sl.device, compute);
     }
 
-    void release() {
-        if (!acquired_) acquire();
+    void release_unchecked() {
+        if (!acquired_) acquire_unchecked();
         std::size_t const i = next_layer_;
         auto const compute = backend_.compute_stream();
         recorder_.compute_end(i, compute);

@@ -4,8 +4,11 @@
 // memory (registered in place, or pageable after a refused pin) is copied
 // buffer by buffer. Page-locking that the system refuses falls back to
 // pageable memory for every layer, and says so once.
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -77,17 +80,34 @@ private:
         }
         return true;
     }
+    // The system page-locks whole pages and refuses a page twice, so buffers
+    // that share a page are registered as one page-aligned range.
     bool register_caller(std::vector<bool> const& streamed) {
+        std::uintptr_t const page = 4096;
+        std::vector<std::pair<std::uintptr_t, std::uintptr_t>> ranges;
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             if (!streamed[i]) continue;
             for (auto const& b : layers_[i].buffers()) {
-                if (!backend_.host_register(b.data, b.bytes)) {
-                    release_all();
-                    return false;
-                }
-                registered_.push_back(b.data);
-                pinned_bytes_ += b.bytes;
+                auto const begin = reinterpret_cast<std::uintptr_t>(b.data);
+                ranges.emplace_back(begin / page * page, (begin + b.bytes + page - 1) / page * page);
             }
+        }
+        std::sort(ranges.begin(), ranges.end());
+        std::vector<std::pair<std::uintptr_t, std::uintptr_t>> merged;
+        for (auto r : ranges) {
+            if (!merged.empty() && r.first <= merged.back().second)
+                merged.back().second = std::max(merged.back().second, r.second);
+            else
+                merged.push_back(r);
+        }
+        for (auto [begin, end] : merged) {
+            auto* p = reinterpret_cast<void*>(begin);
+            if (!backend_.host_register(p, end - begin)) {
+                release_all();
+                return false;
+            }
+            registered_.push_back(p);
+            pinned_bytes_ += end - begin;
         }
         return true;
     }

@@ -44,8 +44,20 @@ public:
         // takes the larger of the two sides; the difference is what overlap can save.
         theoretical_ += std::min(transfer + release, compute);
         achieved_ += transfer + release + compute - p.wall_ms;
-        walls_.push_back(p.wall_ms);
+        ++passes_;
+        wall_total_ += p.wall_ms;
+        wall_min_ = passes_ == 1 ? p.wall_ms : std::min(wall_min_, p.wall_ms);
+        wall_max_ = std::max(wall_max_, p.wall_ms);
+        wall_last_ = p.wall_ms;
+        // Bounded, so that a server running for days does not grow: the median is
+        // that of the most recent passes.
+        if (recent_walls_.size() < median_window)
+            recent_walls_.push_back(p.wall_ms);
+        else
+            recent_walls_[passes_ % median_window] = p.wall_ms;
     }
+
+    static constexpr std::size_t median_window = 4096;
 
     void fill(stats& s) const {
         timing_stats t;
@@ -76,7 +88,7 @@ public:
         }
     }
 
-    std::size_t passes() const noexcept { return walls_.size(); }
+    std::size_t passes() const noexcept { return passes_; }
     void reset() {
         *this = timing_accumulator(layers_.size());
     }
@@ -100,21 +112,23 @@ private:
     }
     pass_wall_stats wall_summary() const {
         pass_wall_stats w;
-        w.count = walls_.size();
-        if (walls_.empty()) return w;
-        std::vector<double> sorted = walls_;
+        w.count = passes_;
+        if (passes_ == 0) return w;
+        std::vector<double> sorted = recent_walls_;
         std::sort(sorted.begin(), sorted.end());
-        for (double v : walls_) w.total_ms += v;
-        w.min_ms = sorted.front();
-        w.max_ms = sorted.back();
         std::size_t const mid = sorted.size() / 2;
         w.median_ms = sorted.size() % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-        w.last_ms = walls_.back();
+        w.total_ms = wall_total_;
+        w.min_ms = wall_min_;
+        w.max_ms = wall_max_;
+        w.last_ms = wall_last_;
         return w;
     }
 
     std::vector<layer_sums> layers_;
-    std::vector<double> walls_;
+    std::size_t passes_ = 0;
+    double wall_total_ = 0, wall_min_ = 0, wall_max_ = 0, wall_last_ = 0;
+    std::vector<double> recent_walls_;
     std::size_t timed_bytes_in_ = 0;
     double transfer_ = 0, compute_ = 0, release_ = 0, stall_ = 0, theoretical_ = 0, achieved_ = 0;
 };

@@ -34,10 +34,11 @@ public:
         for (auto& r : records_) {
             release(r.begin);
             release(r.end);
-            for (auto& l : r.layers)
-                for (auto e : {l.copy_begin, l.copy_end, l.wait_begin, l.compute_begin, l.compute_end,
-                               l.release_begin, l.release_end})
-                    release(e);
+            for (auto& l : r.layers) {
+                event const events[] = {l.copy_begin,  l.copy_end,      l.wait_begin, l.compute_begin,
+                                        l.compute_end, l.release_begin, l.release_end};
+                for (auto e : events) release(e);
+            }
         }
     }
 
