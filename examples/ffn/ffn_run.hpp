@@ -1,0 +1,51 @@
+#pragma once
+// offload-ffn's run step, split from the CLI so that the policy instantiations
+// of each backend compile in their own translation unit (ffn_run_host.cpp,
+// ffn_run_cuda.cpp) and in parallel: 30 layer_offloader instantiations each.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <offload/config.hpp>
+#include <offload/model.hpp>
+#include <offload/stats.hpp>
+
+#include "ffn_dims.hpp"
+
+namespace ffn::cli {
+
+// One run, as the command line asked for it (names already checked).
+struct run_request {
+    dims d;
+    std::size_t layers = 32;
+    std::size_t passes = 10;
+    std::size_t warmup = 0;  // passes run first and then left out of the stats
+    std::uint64_t seed = 1;
+    std::string residency = "first_n";     // first_n | interleaved | budget
+    std::string prefetch = "lookahead:4";  // none | lookahead:1 | lookahead:2 | lookahead:4 | lookahead:8
+    std::string profiler = "events";       // events | none
+    offload::config cfg;
+    std::size_t host_device_capacity = std::size_t{1} << 30;  // the host backend's simulated device
+};
+
+struct run_result {
+    offload::stats stats;
+    double checksum = 0;  // sum of the last pass's output activations
+    double wall_ms = 0;   // host clock around the timed passes, to the end of the last one on the device
+    std::string device;   // the GPU's name, or "cpu"
+    std::string dtype;    // of weights and activations: "bfloat16" (cuda) or "float32" (host)
+};
+
+// Builds a layer_offloader with the requested policies over m (float32
+// weights for host, bf16 for cuda), runs warmup + passes passes of the stack
+// and returns its stats. Throws offload::configuration_error for a policy
+// combination that is not compiled in, and whatever the library throws.
+run_result run_on_host(run_request const& r, offload::model const& m);
+#if defined(OFFLOAD_FFN_WITH_CUDA)
+run_result run_on_cuda(run_request const& r, offload::model const& m);
+#endif
+
+// The names each policy list accepts, for --help and the error lines.
+char const* compiled_policies();
+
+}  // namespace ffn::cli

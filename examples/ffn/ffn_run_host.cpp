@@ -1,0 +1,34 @@
+// offload-ffn's runs on the host backend: the float32 stack of ffn_host.hpp.
+#include "ffn_run.hpp"
+
+#include <offload/backend/host.hpp>
+
+#include "ffn_host.hpp"
+#include "ffn_run_impl.hpp"
+
+namespace ffn::cli {
+
+namespace detail {
+template <>
+struct backend_traits<offload::backend::host> {
+    static constexpr char const* dtype = "float32";
+    static offload::backend::host_options backend_options(run_request const& q) {
+        offload::backend::host_options h;
+        h.device_capacity = q.host_device_capacity;
+        return h;
+    }
+    static host_stack make_stack(run_request const& q, offload::backend::host&) { return host_stack(q.d); }
+    static std::string device_name(offload::backend::host&) { return "cpu"; }
+};
+}  // namespace detail
+
+run_result run_on_host(run_request const& q, offload::model const& m) {
+    return detail::dispatch<offload::backend::host>(q, m);
+}
+
+char const* compiled_policies() {
+    return "residency first_n, interleaved, budget x prefetch none, lookahead:1, lookahead:2 (next), lookahead:4, "
+           "lookahead:8 x profiler events, none; for each backend";
+}
+
+}  // namespace ffn::cli
