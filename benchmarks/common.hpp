@@ -110,8 +110,8 @@ public:
 
     stack_shape const& shape() const noexcept { return shape_; }
     offload::model const& model() const noexcept { return model_; }
-    // The caller-side buffers; pinned already, so an offloader may stream from
-    // them directly (config::pin_memory = false) or copy them into its own.
+    // The caller-side buffers, pinned already and laid out like a staging slot:
+    // an offloader streams from them in place, one copy a layer.
     void* buffer(std::size_t layer, std::size_t b) const noexcept {
         return static_cast<std::byte*>(base_) + layer * stride_ + offsets_[b];
     }
@@ -424,15 +424,15 @@ void ffn_pass(Offloader& off, ffn::cuda_stack& fs) {
 
 // Where an offloader's streamed bytes come from.
 enum class host_source {
-    shared_pinned,   // the process's pinned stack, streamed in place (pin_memory = false: no second copy)
+    shared_pinned,   // the process's pinned stack, streamed in place (register_caller finds it page-locked already)
     library_pinned,  // the library's own pinned copies (copy_to_pinned: one more copy of the weights)
 };
 inline char const* name(host_source s) { return s == host_source::shared_pinned ? "shared_pinned" : "library_pinned"; }
 
 inline offload::config make_config(std::size_t resident, host_source src) {
     offload::config c = offload::presets::manual(resident);
-    c.host_memory_mode = offload::host_memory::copy_to_pinned;
-    c.pin_memory = src == host_source::library_pinned;
+    c.host_memory_mode = src == host_source::library_pinned ? offload::host_memory::copy_to_pinned
+                                                             : offload::host_memory::register_caller;
     return c;
 }
 

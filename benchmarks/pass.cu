@@ -3,7 +3,7 @@
 // in the same process (DESIGN.md, "Performance model").
 //
 // Stacks: the Llama-3-8B-shaped 32 x 352 MB stack (first K layers resident,
-// K in {0, 4, 12, 20}; batch 1, 4096, 16384; prefetch none, lookahead<1>, <2>,
+// K in {0, 4, 12, 20}; batch 1, 4096, 16384; prefetch none, lookahead<1>, <2>, <8>,
 // <4>), 256 x 17 MB layers (batch 1, 4096) and 512 x 4.3 MB layers (batch 1),
 // both with K = 0. Names: pass/<stack>/K:<k>/batch:<b>/prefetch:<none|laN>
 // [/host:library_pinned]; select with --benchmark_filter.
@@ -106,6 +106,8 @@ prefetch_entry const prefetches[] = {
     {"la1", &pass_case<offload::prefetch::lookahead<1>>},
     {"la2", &pass_case<offload::prefetch::lookahead<2>>},
     {"la4", &pass_case<offload::prefetch::lookahead<4>>},
+    // Enough ring to keep the copy engine busy through 20 resident layers' compute.
+    {"la8", &pass_case<offload::prefetch::lookahead<8>>},
 };
 
 void add(stack_shape const& shape, std::size_t resident, std::size_t batch, prefetch_entry const& p,

@@ -21,7 +21,7 @@ import math
 import re
 import sys
 
-PREFETCHES = ["none", "la1", "la2", "la4"]
+PREFETCHES = ["none", "la1", "la2", "la4", "la8"]
 PEER_COLS = [("ring2", "ring2_ms"), ("ring4", "ring4_ms"), ("serial", "serial_ms"),
              ("naive", "naive_ms"), ("accelerate", "accelerate_ms")]
 STACKS = {(32, 4096, 14336): "8B", (256, 1024, 2816): "256x17MB", (512, 512, 1408): "512x4.3MB"}

@@ -11,6 +11,7 @@
 
 #include <offload/prefetch/lookahead.hpp>
 #include <offload/prefetch/none.hpp>
+#include <offload/profile/none.hpp>
 #include <offload/residency/budget.hpp>
 #include <offload/residency/first_n.hpp>
 #include <offload/residency/interleaved.hpp>
@@ -159,6 +160,39 @@ TYPED_TEST(scheduling, an_exception_in_compute_abandons_the_pass_and_the_next_pa
     EXPECT_EQ(s.counts.aborted_passes, 1u);
     ASSERT_TRUE(s.timing);
     EXPECT_EQ(s.timing->pass_wall.count, 2u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(caller_memory, laid_out_like_a_slot_is_copied_in_one_piece_a_layer) {
+    // Two buffers per layer, the second at the slot offset of the first's
+    // aligned size: the layout a caller gets by packing layers like the library.
+    constexpr std::size_t layers = 6, first = 1000, second = 3000;
+    std::size_t const stride = offload::align_up(first) + second;
+    std::vector<std::uint8_t> block(layers * stride);
+    offload::model m;
+    for (std::size_t i = 0; i < layers; ++i) {
+        auto* base = block.data() + i * stride;
+        std::memset(base, int(i), stride);
+        m.add_layer({{base, first}, {base + offload::align_up(first), second}});
+    }
+    for (auto mode : {offload::host_memory::register_caller, offload::host_memory::copy_to_pinned}) {
+        offload::config cfg = offload::presets::manual(2);
+        cfg.host_memory_mode = mode;
+        offload::layer_offloader<counting_host, offload::residency::first_n, offload::prefetch::lookahead<2>,
+                                 offload::profile::none>
+            off(m, cfg);
+        std::size_t const at_start = off.backend().copies_to_device;
+        for (auto layer : off.pass())
+            for (std::size_t b = 0; b < 2; ++b)
+                ASSERT_EQ(static_cast<std::uint8_t const*>(layer.buffer(b))[layer.bytes(b) - 1], layer.index());
+        EXPECT_EQ(off.backend().copies_to_device - at_start, layers - 2);
+        auto const s = off.statistics();
+        EXPECT_TRUE(s.pin_memory_effective);
+        EXPECT_EQ(s.counts.bytes_host_to_device, (layers - 2) * stride);
+    }
 }
 
 }  // namespace

@@ -10,6 +10,13 @@
 
 namespace offload {
 
+// What asking to page-lock caller memory gave.
+enum class host_registration {
+    registered,          // page-locked now; undo with host_unregister
+    already_page_locked, // pinned by someone else (cudaHostAlloc, an earlier registration): use it, leave it
+    refused,             // the system said no: the caller falls back to pageable memory
+};
+
 template <class B>
 concept backend_type =
     detail::announces<B, policy_kind::backend> && requires(B& b, typename B::stream_type s,
@@ -27,7 +34,7 @@ concept backend_type =
         // nullptr (not an exception) when the system refuses: the caller falls back.
         { b.pinned_allocate(n) } -> std::same_as<void*>;
         { b.pinned_deallocate(p) } noexcept;
-        { b.host_register(p, n) } -> std::same_as<bool>;
+        { b.host_register(p, n) } -> std::same_as<host_registration>;
         { b.host_unregister(p) } noexcept;
         { b.event_create(true) } -> std::same_as<typename B::event_type>;
         { b.event_destroy(e) } noexcept;

@@ -100,12 +100,16 @@ public:
     void pinned_deallocate(void* p) noexcept {
         if (p != nullptr) OFFLOAD_CUDA_TRY_NOTHROW(cudaFreeHost(p), "freeing pinned host memory");
     }
-    bool host_register(void* p, std::size_t bytes) {
+    host_registration host_register(void* p, std::size_t bytes) {
+        cudaPointerAttributes attributes{};
+        if (cudaPointerGetAttributes(&attributes, p) == cudaSuccess && attributes.type == cudaMemoryTypeHost)
+            return host_registration::already_page_locked;
+        cudaGetLastError();
         if (cudaHostRegister(p, bytes, cudaHostRegisterDefault) != cudaSuccess) {
-            cudaGetLastError();
-            return false;
+            cudaGetLastError();  // refused page-locking is recoverable: the caller falls back
+            return host_registration::refused;
         }
-        return true;
+        return host_registration::registered;
     }
     void host_unregister(void* p) noexcept {
         OFFLOAD_CUDA_TRY_NOTHROW(cudaHostUnregister(p), "unregistering host memory");

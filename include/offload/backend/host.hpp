@@ -84,7 +84,9 @@ public:
         return ::operator new(bytes, std::align_val_t{256}, std::nothrow);
     }
     void pinned_deallocate(void* p) noexcept { ::operator delete(p, std::align_val_t{256}); }
-    bool host_register(void*, std::size_t) { return !opts_.refuse_pinned_memory; }
+    host_registration host_register(void*, std::size_t) {
+        return opts_.refuse_pinned_memory ? host_registration::refused : host_registration::registered;
+    }
     void host_unregister(void*) noexcept {}
 
     event_type event_create(bool /*timing: host events always carry a timestamp*/) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <offload/backend/concept.hpp>
 #include <offload/config.hpp>
 #include <offload/model.hpp>
 
@@ -22,7 +23,8 @@ class host_weights {
 public:
     host_weights(Backend& backend, std::vector<layer_description> const& layers, std::vector<bool> const& streamed,
                  config const& cfg)
-        : backend_(backend), layers_(layers), pinned_(layers.size(), nullptr) {
+        : backend_(backend), layers_(layers), pinned_(layers.size(), nullptr), blocks_(layers.size(), nullptr) {
+        find_caller_blocks(streamed);
         if (!cfg.pin_memory) {
             count_pageable(streamed);
             return;
@@ -47,9 +49,12 @@ public:
     std::size_t pinned_bytes() const noexcept { return pinned_bytes_; }
     std::size_t pageable_bytes() const noexcept { return pageable_bytes_; }
 
-    // A pinned copy of the whole layer in slot layout, or nullptr when the layer
-    // is copied buffer by buffer from the caller's memory.
-    std::byte* layer_block(std::size_t layer) const noexcept { return pinned_[layer]; }
+    // The whole layer in slot layout (a pinned copy, or the caller's memory when
+    // its buffers already sit at the slot's offsets), so that one copy moves it;
+    // nullptr when the layer is copied buffer by buffer.
+    std::byte* layer_block(std::size_t layer) const noexcept {
+        return pinned_[layer] != nullptr ? pinned_[layer] : blocks_[layer];
+    }
     // The host bytes a layer's buffer streams from and is written back to.
     void* buffer(std::size_t layer, std::size_t b) const noexcept {
         if (pinned_[layer] != nullptr) return pinned_[layer] + layers_[layer].offset(b);
@@ -63,6 +68,20 @@ public:
     }
 
 private:
+    // Caller memory laid out like a slot (buffer b at offset(b) from buffer 0)
+    // is copied in one piece: one copy a layer instead of one a buffer.
+    void find_caller_blocks(std::vector<bool> const& streamed) {
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            if (!streamed[i]) continue;
+            auto const& l = layers_[i];
+            auto* first = static_cast<std::byte*>(l.buffers()[0].data);
+            bool in_slot_layout = true;
+            for (std::size_t b = 1; b < l.buffers().size(); ++b)
+                in_slot_layout = in_slot_layout && static_cast<std::byte*>(l.buffers()[b].data) == first + l.offset(b);
+            if (in_slot_layout) blocks_[i] = first;
+        }
+    }
+
     bool pin_copies(std::vector<bool> const& streamed) {
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             if (!streamed[i]) continue;
@@ -102,11 +121,11 @@ private:
         }
         for (auto [begin, end] : merged) {
             auto* p = reinterpret_cast<void*>(begin);
-            if (!backend_.host_register(p, end - begin)) {
-                release_all();
-                return false;
+            switch (backend_.host_register(p, end - begin)) {
+                case host_registration::refused: release_all(); return false;
+                case host_registration::registered: registered_.push_back(p); break;
+                case host_registration::already_page_locked: break;
             }
-            registered_.push_back(p);
             pinned_bytes_ += end - begin;
         }
         return true;
@@ -128,6 +147,7 @@ private:
     Backend& backend_;
     std::vector<layer_description> const& layers_;
     std::vector<std::byte*> pinned_;
+    std::vector<std::byte*> blocks_;  // caller memory already in slot layout
     std::vector<void*> registered_;
     std::size_t pinned_bytes_ = 0;
     std::size_t pageable_bytes_ = 0;
