@@ -214,10 +214,14 @@ def main():
             costs.append((b["ratio"], m["stack"], int(m["k"]), int(m["batch"]), b))
         elif m:
             errors.append(f"{b['name']}: {b.get('error_message', 'error')}")
-    w = max(costs, default=(None,) * 5)
-    say(f"- [{verdict(all(c[0] <= 1.01 for c in costs), costs)}] profile::events costs at most 1% over "
-        f"profile::none ({len(costs)} cases; worst {fmt(None if w[0] is None else (w[0] - 1) * 100, '+.2f')}% at "
-        f"{w[1] and f'{w[1]} K={w[2]} batch={w[3]}'})")
+    # The target is set on the 8B stack; other stacks are shown for information.
+    for label, group in (("8B", [c for c in costs if c[1] == "8B"]), ("other stacks", [c for c in costs if c[1] != "8B"])):
+        if not group:
+            continue
+        w = max(group)
+        tag = verdict(all(c[0] <= 1.01 for c in group), group) if label == "8B" else "info"
+        say(f"- [{tag}] {label}: profile::events costs at most 1% over profile::none ({len(group)} cases; worst "
+            f"{fmt((w[0] - 1) * 100, '+.2f')}% at {w[1]} K={w[2]} batch={w[3]})")
     checks = [e for c in cells.values() for e in c.values()]
     bad_bits = [e["name"] for e in checks if e.get("bit_identical") == 0]
     nonfinite = [e["name"] for e in checks if e.get("nonfinite", 0) > 0]
