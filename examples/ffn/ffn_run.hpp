@@ -4,6 +4,7 @@
 // ffn_run_cuda.cpp) and in parallel: 30 layer_offloader instantiations each.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <offload/config.hpp>
@@ -25,6 +26,7 @@ struct run_request {
     std::string prefetch = "lookahead:4";  // none | lookahead:1 | lookahead:2 | lookahead:4 | lookahead:8
     std::string profiler = "events";       // events | none
     offload::config cfg;
+    std::optional<std::string> trace_path;  // a Chrome/Perfetto trace of the passes, with profile::events
     std::size_t host_device_capacity = std::size_t{1} << 30;  // the host backend's simulated device
 };
 

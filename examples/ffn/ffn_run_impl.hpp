@@ -5,6 +5,7 @@
 // is instantiated per combination. Included by ffn_run_host.cpp and
 // ffn_run_cuda.cpp, each with its backend_traits specialisation.
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -64,6 +65,12 @@ template <class Backend, class Residency, class Prefetch, class Profiler>
 run_result run(run_request const& q, offload::model const& m) {
     using traits = backend_traits<Backend>;
     offload::layer_offloader<Backend, Residency, Prefetch, Profiler> off(m, q.cfg, traits::backend_options(q));
+    if (q.trace_path) {
+        if constexpr (requires { off.trace_to(std::filesystem::path{}); })
+            off.trace_to(*q.trace_path);  // written when off is destroyed
+        else
+            throw offload::configuration_error("offload-ffn: --trace needs --profiler events");
+    }
     run_result r;
     r.device = traits::device_name(off.backend());
     r.dtype = traits::dtype;

@@ -158,6 +158,7 @@ constexpr count_range ffn_range{1, 262144};
 constexpr count_range batch_range{1, 65536};
 constexpr count_range passes_range{1, 1000000};
 constexpr count_range warmup_range{0, 1000000};
+constexpr count_range summary_every_range{0, 1000000};
 constexpr count_range seed_range{0, std::numeric_limits<std::int64_t>::max()};
 constexpr count_range gpu_memory_range{1, std::int64_t{1} << 50};
 
@@ -174,6 +175,7 @@ std::string allowed_text(std::string const& option) {
     if (option == "--batch") return range(batch_range);
     if (option == "--passes") return range(passes_range);
     if (option == "--warmup") return range(warmup_range);
+    if (option == "--summary-every") return range(summary_every_range);
     if (option == "--seed") return range(seed_range);
     if (option == "--gpu-layers") return "allowed: an integer from 0 to --layers, with --preset manual";
     if (option == "--gpu-memory")
@@ -186,6 +188,7 @@ std::string allowed_text(std::string const& option) {
     if (option == "--pin-memory") return "allowed: on, off";
     if (option == "--host-memory") return "allowed: copy, register (register needs --pin-memory on)";
     if (option == "--stats-json") return "allowed: a path to a file that can be written";
+    if (option == "--trace") return "allowed: a path to a file that can be written, with --profiler events";
     return "see " + std::string(program) + " --help";
 }
 
@@ -204,6 +207,7 @@ struct cli_options {
     offload::config cfg;
     std::optional<std::string> stats_json_path;
     std::shared_ptr<std::ofstream> stats_json;
+    std::optional<std::string> trace_path;
 };
 
 po::options_description describe() {
@@ -242,6 +246,10 @@ po::options_description describe() {
         ("host-memory", po::value<std::string>()->value_name("MODE"),
             "copy (default: into library-owned pinned memory) or register (page-lock the weights in place)")
         ("stats-json", po::value<std::string>()->value_name("PATH"), "also write the JSON output to PATH")
+        ("trace", po::value<std::string>()->value_name("PATH"),
+            "write a Chrome/Perfetto trace of the passes to PATH (with --profiler events; open in ui.perfetto.dev)")
+        ("summary-every", po::value<std::string>()->value_name("N"),
+            "print a profiling summary to stderr every N passes (default 0: never)")
         ("seed", po::value<std::string>()->value_name("S"), "seed of the weights and the input (default 1)");
     // clang-format on
     return o;
@@ -344,6 +352,7 @@ std::optional<cli_options> parse(int argc, char** argv) {
     count("batch", batch_range, o.d.batch);
     count("passes", passes_range, o.passes);
     count("warmup", warmup_range, o.warmup);
+    count("summary-every", summary_every_range, o.cfg.summary_every);
     count("seed", seed_range, o.seed);
 
     if (auto const t = text("residency"))
@@ -409,6 +418,16 @@ std::optional<cli_options> parse(int argc, char** argv) {
             throw usage_error{"--stats-json", "cannot open " + quoted(*t) + " for writing (" + std::strerror(errno) + ")",
                               allowed_text("--stats-json")};
         o.stats_json_path = *t;
+    }
+    if (auto const t = text("trace")) {
+        if (o.profiler != "events")
+            throw usage_error{"--trace", "a trace needs timings, and --profiler is " + o.profiler,
+                              allowed_text("--trace")};
+        // Checked here, so that a path that cannot be written fails before the run.
+        if (t->empty() || !std::ofstream(*t, std::ios::out | std::ios::trunc))
+            throw usage_error{"--trace", "cannot open " + quoted(*t) + " for writing (" + std::strerror(errno) + ")",
+                              allowed_text("--trace")};
+        o.trace_path = *t;
     }
     return o;
 }
@@ -500,6 +519,7 @@ ffn::cli::run_result run(cli_options const& o, offload::model const& m) {
     q.layers = o.layers;
     q.passes = o.passes;
     q.warmup = o.warmup;
+    q.trace_path = o.trace_path;
     q.seed = o.seed;
     q.residency = o.residency;
     q.prefetch = o.prefetch;
