@@ -380,10 +380,16 @@ private:
         next_layer_ = 0;
         acquired_ = false;
         pass_wrote_back_ = false;
-        in_pass_ = true;
-        recorder_.pass_begin(backend_.compute_stream());
-        if constexpr (Prefetch::run_ahead)
-            for (std::size_t j = 0; j < slots_.size(); ++j) issue_copy(j);
+        try {
+            recorder_.pass_begin(backend_.compute_stream());
+            in_pass_ = true;
+            if constexpr (Prefetch::run_ahead)
+                for (std::size_t j = 0; j < slots_.size(); ++j) issue_copy(j);
+        } catch (backend_error const& e) {
+            // No pass object will exist to abandon it: leave the offloader ready for another.
+            if (in_pass_) abandon_pass();
+            throw e.within("beginning a pass");
+        }
     }
 
     layer_view acquire() {

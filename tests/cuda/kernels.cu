@@ -15,6 +15,8 @@ __global__ void add_in_place_kernel(std::uint32_t* __restrict__ state, std::uint
         state[i] += addend[i];
 }
 
+__global__ void write_int_kernel(int* where, int value) { *where = value; }
+
 }  // namespace
 
 cudaError_t add_in_place(std::uint32_t* state, std::uint32_t const* addend, std::size_t n, cudaStream_t stream) {
@@ -23,6 +25,11 @@ cudaError_t add_in_place(std::uint32_t* state, std::uint32_t const* addend, std:
     if (blocks == 0) blocks = 1;
     if (blocks > 1024) blocks = 1024;
     add_in_place_kernel<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(state, addend, n);
+    return cudaGetLastError();
+}
+
+cudaError_t write_int(int* where, int value, cudaStream_t stream) {
+    write_int_kernel<<<1, 1, 0, stream>>>(where, value);
     return cudaGetLastError();
 }
 
