@@ -102,6 +102,7 @@ struct count_range {
 
 // What each option accepts, as the error lines say it.
 std::string allowed_text(std::string const& option);
+po::options_description describe();
 
 std::string quoted(std::string const& v) { return "'" + v + "'"; }
 
@@ -141,6 +142,8 @@ std::int64_t parse_bytes(std::string const& option, std::string const& text, cou
     std::int64_t const n = parse_count(option, digits, {std::numeric_limits<std::int64_t>::min(),
                                                         std::numeric_limits<std::int64_t>::max()});
     if (n > 0 && n > r.max / unit) throw usage_error{option, quoted(text) + " is too large", allowed_text(option)};
+    // n * unit overflows for a large negative n; the unit does not change why n <= 0 is refused.
+    if (n <= 0) return parse_count(option, std::to_string(n), r);
     return parse_count(option, std::to_string(n * unit), r);
 }
 
@@ -189,7 +192,11 @@ std::string allowed_text(std::string const& option) {
     if (option == "--host-memory") return "allowed: copy, register (register needs --pin-memory on)";
     if (option == "--stats-json") return "allowed: a path to a file that can be written";
     if (option == "--trace") return "allowed: a path to a file that can be written, with --profiler events";
-    return "see " + std::string(program) + " --help";
+    // An unknown option or a stray argument: name the options there are.
+    std::string names;
+    auto const desc = describe();  // kept alive: options() refers into it
+    for (auto const& d : desc.options()) names += (names.empty() ? "--" : ", --") + d->long_name();
+    return "allowed options: " + names + " (see " + std::string(program) + " --help)";
 }
 
 // --- options ----------------------------------------------------------------------
@@ -308,10 +315,17 @@ std::optional<cli_options> parse(int argc, char** argv) {
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).style(style).run(), vm);
     po::notify(vm);
 
+    // Boost takes the next token as the value even when it is an option, so
+    // "--stats-json --layers 4" would write to a file named --layers: a value
+    // that starts with -- is the next option, and this one lacks its value.
+    for (auto const& [name, value] : vm)
+        if (auto const* v = boost::any_cast<std::string>(&value.value()); v && v->rfind("--", 0) == 0)
+            throw usage_error{"--" + name, "missing value (" + quoted(*v) + " is the next option)",
+                              allowed_text("--" + name)};
+
     if (vm.count("unexpected-argument")) {
         auto const& v = vm["unexpected-argument"].as<std::vector<std::string>>();
-        throw usage_error{quoted(v.front()), "unexpected argument (options start with --)",
-                          "see " + std::string(program) + " --help"};
+        throw usage_error{quoted(v.front()), "unexpected argument (options start with --)", allowed_text("")};
     }
     if (vm.count("help")) {
         std::cout << "offload-ffn: runs a stack of Llama-shaped FFN layers (RMSNorm, gate/up/down GEMMs, SiLU) with\n"
@@ -352,7 +366,6 @@ std::optional<cli_options> parse(int argc, char** argv) {
     count("batch", batch_range, o.d.batch);
     count("passes", passes_range, o.passes);
     count("warmup", warmup_range, o.warmup);
-    count("summary-every", summary_every_range, o.cfg.summary_every);
     count("seed", seed_range, o.seed);
 
     if (auto const t = text("residency"))
@@ -369,7 +382,8 @@ std::optional<cli_options> parse(int argc, char** argv) {
         std::string const p = choose("--preset", *t, {"balanced", "aggressive", "extreme", "manual"});
         if (o.residency == "budget")
             throw usage_error{"--preset", p + " sets a number of layers on the GPU, which --residency budget does not use",
-                              "use --gpu-memory BYTES with --residency budget"};
+                              "allowed: --gpu-memory BYTES with --residency budget, "
+                              "--preset with first_n or interleaved"};
         if (p == "manual") {
             auto const g = text("gpu-layers");
             if (!g) throw usage_error{"--preset", "manual needs --gpu-layers N", allowed_text("--gpu-layers")};
@@ -390,6 +404,8 @@ std::optional<cli_options> parse(int argc, char** argv) {
         o.cfg.gpu_memory_budget = static_cast<std::size_t>(parse_bytes("--gpu-memory", *t, gpu_memory_range));
     }
 
+    // After --preset, which replaces o.cfg.
+    count("summary-every", summary_every_range, o.cfg.summary_every);
     if (auto const t = text("pin-memory")) o.cfg.pin_memory = choose("--pin-memory", *t, {"on", "off"}) == "on";
     if (auto const t = text("host-memory")) {
         bool const reg = choose("--host-memory", *t, {"copy", "register"}) == "register";
@@ -409,7 +425,7 @@ std::optional<cli_options> parse(int argc, char** argv) {
         throw usage_error{"--layers", "the model needs " + std::to_string(model) + " bytes of host memory (" +
                                           std::to_string(o.layers) + " layers of " + std::to_string(layer_bytes(o)) +
                                           " bytes), this machine has " + std::to_string(ram),
-                          "use fewer or smaller layers"};
+                          "allowed: fewer or smaller layers (--layers, --hidden, --ffn) that fit in host memory"};
 
     if (auto const t = text("stats-json")) {
         if (t->empty()) throw usage_error{"--stats-json", "the path is empty", allowed_text("--stats-json")};
@@ -424,7 +440,8 @@ std::optional<cli_options> parse(int argc, char** argv) {
             throw usage_error{"--trace", "a trace needs timings, and --profiler is " + o.profiler,
                               allowed_text("--trace")};
         // Checked here, so that a path that cannot be written fails before the run.
-        if (t->empty() || !std::ofstream(*t, std::ios::out | std::ios::trunc))
+        if (t->empty()) throw usage_error{"--trace", "the path is empty", allowed_text("--trace")};
+        if (!std::ofstream(*t, std::ios::out | std::ios::trunc))
             throw usage_error{"--trace", "cannot open " + quoted(*t) + " for writing (" + std::strerror(errno) + ")",
                               allowed_text("--trace")};
         o.trace_path = *t;

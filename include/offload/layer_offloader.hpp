@@ -338,6 +338,7 @@ private:
         std::size_t slot_bytes = 0;
         for (std::size_t i : streamed_) slot_bytes = std::max(slot_bytes, layers_[i].footprint());
         std::size_t const count = std::min(Prefetch::slots, streamed_.size());
+        slot_bytes_ = slot_bytes;  // before the first allocation: free_device_memory frees slots of this size
         slots_.resize(count);
         for (std::size_t k = 0; k < count; ++k) {
             auto& sl = slots_[k];
@@ -348,7 +349,6 @@ private:
             sl.computed = backend_.event_create(false);
             sl.freed = backend_.event_create(false);
         }
-        slot_bytes_ = slot_bytes;
         written_back_.assign(layers_.size(), event_type{});
         for (std::size_t i : streamed_)
             if (layers_[i].writes_back()) written_back_[i] = backend_.event_create(false);

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Runs offload-ffn on every command line of bad_options.txt and good_options.txt.
+
+    run_cli_tests.py OFFLOAD_FFN BAD_OPTIONS GOOD_OPTIONS
+
+A bad command line must exit with code 2 (not a signal, not 1), print nothing
+on stdout and exactly one line on stderr, of the form
+"offload-ffn: error: <option>: ..." naming the option that the data file gives
+and saying what is allowed. A good command line must exit with 0 and print one
+line of JSON on stdout. Every option listed by `offload-ffn --help` must be
+named by at least two bad command lines, so that a new option comes with its
+cases. Exits with 1 if any check fails, listing each failure. Standard library
+only.
+"""
+import concurrent.futures
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+PROGRAM = "offload-ffn"
+TIMEOUT_S = 120  # per command line; a sanitized build on a busy machine is slow to start
+MIN_CASES_PER_OPTION = 2
+
+
+def read_cases(path, with_option):
+    """(line number, option or None, argv) for each non-comment line."""
+    cases = []
+    with open(path, encoding="utf-8") as f:
+        for number, raw in enumerate(f, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            option = None
+            if with_option:
+                option, _, line = line.partition(" ")
+            cases.append((number, option, shlex.split(line)))
+    return cases
+
+
+def run(exe, argv, cwd):
+    try:
+        p = subprocess.run([exe] + argv, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=TIMEOUT_S, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        return None, b"", b""
+    return p.returncode, p.stdout, p.stderr
+
+
+def describe_exit(rc):
+    if rc is None:
+        return f"no exit within {TIMEOUT_S} s"
+    if rc < 0:
+        return f"killed by signal {-rc}"
+    return f"exit code {rc}"
+
+
+def check_bad(exe, case, cwd):
+    number, option, argv = case
+    rc, out, err = run(exe, argv, cwd)
+    text = err.decode("utf-8", errors="replace")
+    problems = []
+    if rc != 2:
+        problems.append(describe_exit(rc) + ", expected 2")
+    if out:
+        problems.append(f"{len(out)} bytes on stdout, expected none")
+    lines = text.split("\n")
+    if not text.endswith("\n") or len(lines) != 2 or "\r" in text:
+        problems.append(f"{text.count(chr(10))} lines on stderr, expected exactly one")
+    first = lines[0]
+    prefix = f"{PROGRAM}: error: {option}: "
+    if not first.startswith(prefix) or len(first) == len(prefix):
+        problems.append(f"stderr does not start with {prefix!r} and a message")
+    if "allowed" not in first:
+        problems.append("stderr does not say what is allowed")
+    return number, argv, problems, text
+
+
+def check_good(exe, case, cwd):
+    number, _, argv = case
+    with tempfile.TemporaryDirectory(prefix="offload-cli-") as d:
+        argv = [a.replace("@DIR@", d) for a in argv]
+        rc, out, err = run(exe, argv, cwd)
+        text = err.decode("utf-8", errors="replace")
+        problems = []
+        if rc != 0:
+            problems.append(describe_exit(rc) + ", expected 0")
+        doc = None
+        stdout = out.decode("utf-8", errors="replace")
+        if stdout.count("\n") != 1 or not stdout.endswith("\n"):
+            problems.append(f"{stdout.count(chr(10))} lines on stdout, expected one line of JSON")
+        try:
+            doc = json.loads(stdout)
+        except ValueError as e:
+            problems.append(f"stdout is not JSON: {e}")
+        if doc is not None:
+            try:
+                if doc["stats"]["counters"]["passes"] != doc["run"]["passes"]:
+                    problems.append("stats.counters.passes differs from run.passes")
+                if doc["stats"]["counters"]["aborted_passes"] != 0:
+                    problems.append("aborted passes in a good run")
+            except (KeyError, TypeError) as e:
+                problems.append(f"JSON lacks run/stats fields: {e!r}")
+        for flag in ("--stats-json", "--trace"):
+            if flag in argv:
+                path = argv[argv.index(flag) + 1]
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        written = f.read()
+                    json.loads(written)
+                    if flag == "--stats-json" and written != stdout:
+                        problems.append(f"{flag} file differs from stdout")
+                except (OSError, ValueError) as e:
+                    problems.append(f"{flag} {path}: {e}")
+        if "--summary-every" in argv and int(argv[argv.index("--summary-every") + 1]) > 0:
+            if "offload: " not in text:
+                problems.append("--summary-every printed no summary on stderr")
+    return number, argv, problems, text
+
+
+def help_options(exe):
+    rc, out, _ = run(exe, ["--help"], None)
+    if rc != 0:
+        sys.exit(f"{PROGRAM} --help: {describe_exit(rc)}")
+    names = set()
+    for line in out.decode().splitlines():
+        m = re.match(r"^\s+(?:-\w \[ )?--([a-z][a-z0-9-]*)", line)
+        if m:
+            names.add("--" + m.group(1))
+    return names
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    exe, bad_file, good_file = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
+    bad = read_cases(bad_file, with_option=True)
+    good = read_cases(good_file, with_option=False)
+
+    failures = []
+    covered = {}
+    for _, option, _ in bad:
+        covered[option] = covered.get(option, 0) + 1
+    options = help_options(exe)
+    for name in sorted(options):
+        if covered.get(name, 0) < MIN_CASES_PER_OPTION:
+            failures.append(f"{bad_file}: option {name} (from --help) is named by {covered.get(name, 0)} "
+                            f"bad command lines, expected at least {MIN_CASES_PER_OPTION}")
+
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with tempfile.TemporaryDirectory(prefix="offload-cli-cwd-") as cwd, \
+            concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        jobs = [(bad_file, pool.submit(check_bad, exe, c, cwd)) for c in bad]
+        jobs += [(good_file, pool.submit(check_good, exe, c, cwd)) for c in good]
+        for path, job in jobs:
+            number, argv, problems, err = job.result()
+            if problems:
+                failures.append(f"{path}:{number}: {PROGRAM} {shlex.join(argv)}\n    " + "; ".join(problems) +
+                                "\n    stderr: " + (err.rstrip("\n").replace("\n", "\n            ") or "(empty)"))
+        leftovers = os.listdir(cwd)
+        if leftovers:
+            failures.append(f"bad command lines left files in the working directory: {leftovers}")
+
+    for f in failures:
+        print(f)
+    print(f"{PROGRAM}: {len(bad)} bad and {len(good)} good command lines, {len(options)} options in --help: "
+          + ("all passed" if not failures else f"{len(failures)} failures"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
