@@ -13,12 +13,12 @@
 //   transfer_overhead_ms    vs  that wall time minus that compute time
 //                                                        within 5% of the wall
 //
-// The stack is streaming-bound: 16 layers of 69 MB (hidden 2048, ffn 5632,
-// bf16), the first 4 resident, 12 streamed through lookahead<4>. A layer's copy
-// takes about 1.3 ms at 55 GB/s; its compute about 25 us at batch 1 and about
-// 0.2 ms at batch 2048, so the copy stream is busy all the time and the
-// compute stream mostly waits. One warm-up pass, then reset_statistics(), then
-// 5 measured passes enqueued back to back (no host wait between them).
+// The stack: 16 layers of 69 MB (hidden 2048, ffn 5632, bf16), the first 4
+// resident, 12 streamed through lookahead<4>. A layer's copy takes about 1.3
+// ms at 55 GB/s; its compute about 25 us at batch 1, 0.2 ms at batch 2048
+// (streaming-bound: compute mostly waits) and 1.7 ms at batch 16384
+// (compute-bound: the copies hide). One warm-up pass, then reset_statistics(),
+// then 5 measured passes enqueued back to back (no host wait between them).
 //
 // Every measured value is printed (std::cout) and recorded as a test property
 // (RecordProperty, in the XML/JSON report), so that a reviewer sees the
@@ -195,7 +195,7 @@ class metrics : public cuda_test {
 protected:
     // check_compute: whether pure_computation_ms is held to 5% of the
     // independent compute time (see the batch 1 test for why not always).
-    void run(std::size_t batch, bool check_compute) {
+    void run(std::size_t batch, bool check_compute, bool streaming_bound = true) {
         ffn_weights const& w = stack_weights();
         offload::model const m = w.model();
         auto const& layer0 = m.layer(0);
@@ -290,8 +290,11 @@ protected:
         report("overlap_efficiency", t.overlap_efficiency ? fixed(*t.overlap_efficiency) : "absent");
         std::cout << std::flush;
 
-        // The regime the checks assume: copies, not compute, set the pace.
-        ASSERT_GT(expected_transfer, 2 * compute) << "the stack is not streaming-bound on this GPU";
+        // The regime each case assumes: copies, or compute, set the pace.
+        if (streaming_bound)
+            ASSERT_GT(expected_transfer, 2 * compute) << "the stack is not streaming-bound on this GPU";
+        else
+            ASSERT_GT(compute, 1.5 * expected_transfer) << "the stack is not compute-bound on this GPU";
 
         // 1. Transfer: bytes over the bandwidth the test measured itself.
         EXPECT_LE(relative_gap(t.cpu_to_gpu_transfer_ms, expected_transfer, expected_transfer), 0.10)
@@ -328,11 +331,19 @@ protected:
 // 5% (it is at batch 2048 below). The other three checks hold here as there.
 TEST_F(metrics, batch_1_streaming_bound) { run(1, /*check_compute=*/false); }
 
-// Batch 2048: about 0.2 ms of GEMMs a layer (compute-bound, so the 55 GB/s of
-// concurrent H2D traffic into device memory does not slow it, and a few
-// microseconds of event and restart overhead are about 1%), still a quarter of
-// the 1.3 ms copy: the stack stays streaming-bound, and pure_computation_ms is
-// held to 5% of the all-resident compute.
-TEST_F(metrics, batch_2048_compute_heavier) { run(2048, /*check_compute=*/true); }
+// Batch 2048: about 0.2 ms of GEMMs a layer, still a sixth of the 1.3 ms copy,
+// so compute waits for every streamed layer. Measured on an H200 (2026-11-27),
+// the compute spans after those waits ran 8.5% longer than the same layers
+// all-resident back to back: an idle-then-busy GPU is not the GPU of an
+// uninterrupted run. The figure is printed, and held to 5% in the
+// compute-bound case below, where compute does not wait.
+TEST_F(metrics, batch_2048_streaming_bound) { run(2048, /*check_compute=*/false); }
+
+// Batch 16384: about 1.7 ms of GEMMs a layer against a 1.3 ms copy, so the
+// copies hide behind compute and the compute stream seldom waits; there
+// pure_computation_ms must match the all-resident compute within 5%.
+TEST_F(metrics, batch_16384_compute_bound) {
+    run(16384, /*check_compute=*/true, /*streaming_bound=*/false);
+}
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include <boost/json.hpp>
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include <offload/backend/cuda.hpp>
@@ -94,9 +96,15 @@ TEST_F(cuda_stats, events_measure_every_timing_field) {
     auto const& breakdown = o.at("time_breakdown").as_object();
     for (char const* key : {"cpu_to_gpu_transfer_ms", "gpu_to_cpu_release_ms", "pure_computation_ms"})
         EXPECT_GT(number(breakdown, key), 0.0) << key;
-    for (char const* key : {"transfer_overhead_ms", "avg_layer_transfer_ms", "theoretical_async_savings_ms",
-                            "achieved_async_savings_ms", "overlap_efficiency", "h2d_GBps"})
+    for (char const* key : {"transfer_overhead_ms", "avg_layer_transfer_ms", "theoretical_async_savings_ms", "h2d_GBps"})
         EXPECT_GT(number(o, key), 0.0) << key;
+    // Measured, so never a stand-in zero; negative when the pass took longer
+    // than copy-then-compute would have (seen on an H200 with this small stack,
+    // where the host's enqueueing sets the pace).
+    for (char const* key : {"achieved_async_savings_ms", "overlap_efficiency"}) {
+        EXPECT_NE(number(o, key), 0.0) << key;
+        EXPECT_TRUE(std::isfinite(number(o, key))) << key;
+    }
     ASSERT_TRUE(o.contains("pass_wall_ms"));
     auto const& wall = o.at("pass_wall_ms").as_object();
     EXPECT_EQ(number(wall, "count"), static_cast<double>(passes));
