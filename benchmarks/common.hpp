@@ -466,4 +466,18 @@ inline bool require_gpu(char const* program) {
     return true;
 }
 
+// The main() of each GPU benchmark program: no GPU, nothing to measure (exit
+// 2); release runs before the CUDA resources go.
+inline int run_benchmarks(int argc, char** argv, void (*register_all)(), void (*release)() = nullptr) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    if (!require_gpu(argv[0])) return 2;
+    register_all();
+    benchmark::RunSpecifiedBenchmarks();
+    if (release != nullptr) release();
+    shutdown();
+    benchmark::Shutdown();
+    return 0;
+}
+
 }  // namespace bench

@@ -125,13 +125,4 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    if (!bench::require_gpu(argv[0])) return 2;
-    register_all();
-    benchmark::RunSpecifiedBenchmarks();
-    bench::shutdown();
-    benchmark::Shutdown();
-    return 0;
-}
+int main(int argc, char** argv) { return bench::run_benchmarks(argc, argv, register_all); }

@@ -18,6 +18,7 @@
 #include <offload/residency/first_n.hpp>
 #include <offload/residency/interleaved.hpp>
 
+#include "../common/policy_pairs.hpp"
 #include "support.hpp"
 
 namespace {
@@ -30,12 +31,6 @@ ffn::dims const small_dims{256, 512, 4};
 constexpr std::size_t layer_count = 12;
 constexpr std::size_t middle_count = 5;  // resident layers in the "some resident" case
 constexpr std::uint64_t input_seeds[] = {11, 12};
-
-template <class R, class P>
-struct combo {
-    using residency = R;
-    using prefetch = P;
-};
 
 template <class Combo>
 class equivalence : public cuda_test {
@@ -65,29 +60,7 @@ protected:
     }
 };
 
-using combos = ::testing::Types<
-    combo<offload::residency::first_n, offload::prefetch::none>,
-    combo<offload::residency::first_n, offload::prefetch::lookahead<1>>,
-    combo<offload::residency::first_n, offload::prefetch::next_layer>,
-    combo<offload::residency::first_n, offload::prefetch::lookahead<4>>,
-    combo<offload::residency::interleaved, offload::prefetch::none>,
-    combo<offload::residency::interleaved, offload::prefetch::lookahead<1>>,
-    combo<offload::residency::interleaved, offload::prefetch::next_layer>,
-    combo<offload::residency::interleaved, offload::prefetch::lookahead<4>>,
-    combo<offload::residency::budget, offload::prefetch::none>,
-    combo<offload::residency::budget, offload::prefetch::lookahead<1>>,
-    combo<offload::residency::budget, offload::prefetch::next_layer>,
-    combo<offload::residency::budget, offload::prefetch::lookahead<4>>>;
-
-struct combo_names {
-    template <class C>
-    static std::string GetName(int) {
-        std::string p = C::prefetch::name;
-        if constexpr (C::prefetch::run_ahead) p += std::to_string(C::prefetch::slots);
-        return std::string(C::residency::name) + "_" + p;
-    }
-};
-TYPED_TEST_SUITE(equivalence, combos, combo_names);
+TYPED_TEST_SUITE(equivalence, offload::testing::every_policy_pair, offload::testing::policy_pair_names);
 
 TYPED_TEST(equivalence, bit_identical_to_all_resident) {
     ffn_weights const w(small_dims, layer_count);

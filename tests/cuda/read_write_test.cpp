@@ -18,6 +18,7 @@
 #include <offload/residency/first_n.hpp>
 #include <offload/residency/interleaved.hpp>
 
+#include "../common/policy_pairs.hpp"
 #include "kernels.hpp"
 #include "support.hpp"
 
@@ -68,33 +69,10 @@ struct state_model {
     std::vector<std::vector<page_buffer>> buffers;
 };
 
-template <class R, class P>
-struct combo {
-    using residency = R;
-    using prefetch = P;
-};
-
 template <class Combo>
 class read_write : public cuda_test {};
 
-using combos = ::testing::Types<combo<offload::residency::first_n, offload::prefetch::none>,
-                                combo<offload::residency::first_n, offload::prefetch::lookahead<1>>,
-                                combo<offload::residency::first_n, offload::prefetch::next_layer>,
-                                combo<offload::residency::first_n, offload::prefetch::lookahead<4>>,
-                                combo<offload::residency::interleaved, offload::prefetch::none>,
-                                combo<offload::residency::interleaved, offload::prefetch::lookahead<1>>,
-                                combo<offload::residency::interleaved, offload::prefetch::next_layer>,
-                                combo<offload::residency::interleaved, offload::prefetch::lookahead<4>>>;
-
-struct combo_names {
-    template <class C>
-    static std::string GetName(int) {
-        std::string p = C::prefetch::name;
-        if constexpr (C::prefetch::run_ahead) p += std::to_string(C::prefetch::slots);
-        return std::string(C::residency::name) + "_" + p;
-    }
-};
-TYPED_TEST_SUITE(read_write, combos, combo_names);
+TYPED_TEST_SUITE(read_write, offload::testing::first_n_and_interleaved_pairs, offload::testing::policy_pair_names);
 
 TYPED_TEST(read_write, state_survives_every_pass) {
     using offloader = offload::layer_offloader<offload::backend::cuda, typename TypeParam::residency,

@@ -16,18 +16,13 @@
 #include <offload/residency/first_n.hpp>
 #include <offload/residency/interleaved.hpp>
 
+#include "../common/policy_pairs.hpp"
 #include "support.hpp"
 
 namespace {
 
 using offload::testing::counting_host;
 using offload::testing::patterned_model;
-
-template <class R, class P>
-struct combo {
-    using residency = R;
-    using prefetch = P;
-};
 
 constexpr std::size_t layer_count = 10;
 constexpr std::size_t resident_count = 3;
@@ -57,20 +52,7 @@ protected:
     }
 };
 
-using combos = ::testing::Types<
-    combo<offload::residency::first_n, offload::prefetch::none>,
-    combo<offload::residency::first_n, offload::prefetch::lookahead<1>>,
-    combo<offload::residency::first_n, offload::prefetch::next_layer>,
-    combo<offload::residency::first_n, offload::prefetch::lookahead<4>>,
-    combo<offload::residency::interleaved, offload::prefetch::none>,
-    combo<offload::residency::interleaved, offload::prefetch::lookahead<1>>,
-    combo<offload::residency::interleaved, offload::prefetch::next_layer>,
-    combo<offload::residency::interleaved, offload::prefetch::lookahead<4>>,
-    combo<offload::residency::budget, offload::prefetch::none>,
-    combo<offload::residency::budget, offload::prefetch::lookahead<1>>,
-    combo<offload::residency::budget, offload::prefetch::next_layer>,
-    combo<offload::residency::budget, offload::prefetch::lookahead<4>>>;
-TYPED_TEST_SUITE(scheduling, combos);
+TYPED_TEST_SUITE(scheduling, offload::testing::every_policy_pair, offload::testing::policy_pair_names);
 
 template <class View>
 bool sees_own_bytes(View const& layer, offload::model const& m) {
