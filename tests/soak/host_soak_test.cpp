@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -25,6 +23,8 @@
 #include <offload/profile/events.hpp>
 #include <offload/profile/none.hpp>
 #include <offload/residency/first_n.hpp>
+
+#include "../common/process_memory.hpp"
 
 namespace {
 
@@ -52,22 +52,7 @@ constexpr bool sanitized = false;
 
 std::uint8_t weight_byte(std::size_t layer) { return static_cast<std::uint8_t>(layer * 37 + 1); }
 
-// Anonymous resident memory of this process in bytes: resident less shared
-// (file-backed) pages of /proc/self/statm. A leak is anonymous memory; code
-// pages of libc or gtest touched for the first time by a late code path are
-// not, and would otherwise read as growth in a process this small. Read with a
-// stack buffer, so that reading allocates nothing.
-std::size_t rss_bytes() {
-    char text[128] = {};
-    int const fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t const n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    unsigned long long size = 0, resident = 0, shared = 0;
-    if (std::sscanf(text, "%llu %llu %llu", &size, &resident, &shared) != 3) return 0;
-    return static_cast<std::size_t>(resident - shared) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-}
+std::size_t rss_bytes() { return offload::testing::anonymous_resident_bytes(); }
 
 // Twelve 64 KiB layers; layer 7 also holds a 256-byte read-write state.
 struct soak_model {

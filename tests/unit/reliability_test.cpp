@@ -15,8 +15,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -27,6 +25,7 @@
 #include <offload/profile/events.hpp>
 #include <offload/residency/first_n.hpp>
 
+#include "../common/process_memory.hpp"
 #include "support.hpp"
 
 namespace {
@@ -113,15 +112,7 @@ std::size_t rss_bytes() {
 #if defined(__GLIBC__)
     malloc_trim(0);
 #endif
-    char text[128] = {};
-    int const fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t const n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    unsigned long long size = 0, resident = 0, shared = 0;
-    if (std::sscanf(text, "%llu %llu %llu", &size, &resident, &shared) != 3) return 0;
-    return static_cast<std::size_t>(resident - shared) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    return offload::testing::anonymous_resident_bytes();
 }
 
 // Layers of one buffer of `bytes`, each byte saying its layer.
