@@ -255,6 +255,8 @@ public:
     // Resident layers keep their read-write buffers on the device; this copies
     // them back to the caller's memory and returns once they are there.
     void write_back_resident() {
+        // The copies must see the compute that wrote the buffers.
+        backend_.synchronize(backend_.compute_stream());
         auto const s = backend_.copy_stream();
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             if (!resident_[i]) continue;
@@ -264,8 +266,6 @@ public:
                     backend_.copy_to_host(l.buffers()[b].data, static_cast<std::byte*>(resident_ptr_[i]) + l.offset(b),
                                           l.buffers()[b].bytes, s);
         }
-        // The copies must see the compute that wrote the buffers.
-        backend_.synchronize(backend_.compute_stream());
         backend_.synchronize(s);
     }
 
