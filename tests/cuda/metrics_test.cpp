@@ -264,10 +264,11 @@ protected:
         // passes measured: a reference pass now and then runs far slower (seen
         // on an H200 at batch 16384: 26 to 40 ms for the same work, the card
         // holding its power), and one such pass must not move the reference.
-        std::vector<double> reference = compute_before;
-        reference.insert(reference.end(), compute_after.begin(), compute_after.end());
-        std::sort(reference.begin(), reference.end());
-        double const median_pass = (reference[(reference.size() - 1) / 2] + reference[reference.size() / 2]) / 2;
+        std::vector<double> reference_passes = compute_before;
+        reference_passes.insert(reference_passes.end(), compute_after.begin(), compute_after.end());
+        std::sort(reference_passes.begin(), reference_passes.end());
+        double const median_pass =
+            (reference_passes[(reference_passes.size() - 1) / 2] + reference_passes[reference_passes.size() / 2]) / 2;
         double const compute = median_pass * measured_passes;
         double const wall = sum(own_wall);
         double const stalled = wall - compute;
