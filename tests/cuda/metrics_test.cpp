@@ -262,8 +262,8 @@ protected:
         double const expected_transfer = static_cast<double>(s.counts.bytes_host_to_device) / (h2d * 1e6);
         // The median all-resident pass of those run before and after, times the
         // passes measured: a reference pass now and then runs far slower (seen
-        // on an H200 at batch 16384: 26 to 40 ms for the same work, the card
-        // holding its power), and one such pass must not move the reference.
+        // on an H200 at batch 16384: 26 to 40 ms for the same work), and one
+        // such pass must not move the reference.
         std::vector<double> reference_passes = compute_before;
         reference_passes.insert(reference_passes.end(), compute_after.begin(), compute_after.end());
         std::sort(reference_passes.begin(), reference_passes.end());
