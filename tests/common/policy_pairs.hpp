@@ -28,19 +28,15 @@ using first_n_and_interleaved_pairs =
                      policy_pair<residency::interleaved, prefetch::next_layer>,
                      policy_pair<residency::interleaved, prefetch::lookahead<4>>>;
 
+template <class... A, class... B>
+::testing::Types<A..., B...> concatenated(::testing::Types<A...>, ::testing::Types<B...>);
+
 using every_policy_pair =
-    ::testing::Types<policy_pair<residency::first_n, prefetch::none>,
-                     policy_pair<residency::first_n, prefetch::lookahead<1>>,
-                     policy_pair<residency::first_n, prefetch::next_layer>,
-                     policy_pair<residency::first_n, prefetch::lookahead<4>>,
-                     policy_pair<residency::interleaved, prefetch::none>,
-                     policy_pair<residency::interleaved, prefetch::lookahead<1>>,
-                     policy_pair<residency::interleaved, prefetch::next_layer>,
-                     policy_pair<residency::interleaved, prefetch::lookahead<4>>,
-                     policy_pair<residency::budget, prefetch::none>,
-                     policy_pair<residency::budget, prefetch::lookahead<1>>,
-                     policy_pair<residency::budget, prefetch::next_layer>,
-                     policy_pair<residency::budget, prefetch::lookahead<4>>>;
+    decltype(concatenated(first_n_and_interleaved_pairs{},
+                          ::testing::Types<policy_pair<residency::budget, prefetch::none>,
+                                           policy_pair<residency::budget, prefetch::lookahead<1>>,
+                                           policy_pair<residency::budget, prefetch::next_layer>,
+                                           policy_pair<residency::budget, prefetch::lookahead<4>>>{}));
 
 // Readable typed-test names: first_n_lookahead4, budget_none, ...
 struct policy_pair_names {

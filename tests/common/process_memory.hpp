@@ -8,6 +8,20 @@
 
 namespace offload::testing {
 
+// ASan keeps freed memory in a quarantine and TSan shadows it: RSS says
+// nothing about leaks there (LeakSanitizer checks them in those builds).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool under_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool under_sanitizer = true;
+#else
+inline constexpr bool under_sanitizer = false;
+#endif
+#else
+inline constexpr bool under_sanitizer = false;
+#endif
+
 // Anonymous resident memory of this process in bytes: resident less shared
 // (file-backed) pages of /proc/self/statm. A leak is anonymous memory; code
 // pages of libc or gtest touched for the first time by a late code path are

@@ -37,18 +37,7 @@ constexpr std::size_t state_words = state_bytes / sizeof(std::uint64_t);
 constexpr std::size_t warmup_passes = 200;
 constexpr std::size_t total_passes = 10000;
 
-// ASan keeps freed memory in a quarantine and TSan shadows it: RSS says nothing there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+constexpr bool sanitized = offload::testing::under_sanitizer;
 
 std::uint8_t weight_byte(std::size_t layer) { return static_cast<std::uint8_t>(layer * 37 + 1); }
 

@@ -89,19 +89,7 @@ template <class Prefetch>
 using tracked_offloader =
     offload::layer_offloader<tracking_host, offload::residency::first_n, Prefetch, offload::profile::events>;
 
-// ASan keeps freed memory in a quarantine and TSan shadows it: RSS says
-// nothing there (LeakSanitizer checks leaks in those builds instead).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+constexpr bool sanitized = offload::testing::under_sanitizer;
 
 // Anonymous resident memory in bytes (resident less file-backed pages of
 // /proc/self/statm), after handing free heap memory back to the system
