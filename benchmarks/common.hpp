@@ -422,6 +422,23 @@ void ffn_pass(Offloader& off, ffn::cuda_stack& fs) {
     for (auto layer : off.pass()) fs.layer(layer.buffer(0), layer.buffer(1), layer.buffer(2), layer.buffer(3));
 }
 
+// One pass from the fixed input, timed: device milliseconds by events on the
+// FFN's stream (appended to ms and returned), host milliseconds spent
+// enqueueing it (appended to host_ms).
+template <class Offloader>
+double timed_pass(Offloader& off, ffn::cuda_stack& fs, event_timer& t, std::vector<double>& ms,
+                  std::vector<double>& host_ms) {
+    fs.set_input(input_seed);
+    t.start(fs.stream());
+    auto const h0 = std::chrono::steady_clock::now();
+    ffn_pass(off, fs);
+    host_ms.push_back(seconds_since(h0) * 1e3);
+    double const m = t.stop_ms(fs.stream());
+    off.synchronize();
+    ms.push_back(m);
+    return m;
+}
+
 // Where an offloader's streamed bytes come from.
 enum class host_source {
     shared_pinned,   // the process's pinned stack, streamed in place (register_caller finds it page-locked already)

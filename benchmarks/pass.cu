@@ -61,17 +61,7 @@ void pass_case(benchmark::State& state, stack_shape const& shape, std::size_t re
 
         bench::event_timer t;
         std::vector<double> ms, host_ms;
-        for (auto _ : state) {
-            fs.set_input(bench::input_seed);
-            t.start(c.stream());
-            auto const h0 = std::chrono::steady_clock::now();
-            bench::ffn_pass(off, fs);
-            host_ms.push_back(bench::seconds_since(h0) * 1e3);
-            double const m = t.stop_ms(c.stream());
-            off.synchronize();
-            ms.push_back(m);
-            state.SetIterationTime(m / 1e3);
-        }
+        for (auto _ : state) state.SetIterationTime(bench::timed_pass(off, fs, t, ms, host_ms) / 1e3);
 
         double const med = bench::median(ms);
         auto& k = state.counters;

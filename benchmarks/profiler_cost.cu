@@ -50,15 +50,7 @@ void cost_case(benchmark::State& state, stack_shape const& shape, std::size_t re
 
         bench::event_timer t;
         auto timed_pass = [&](auto& off, std::vector<double>& ms, std::vector<double>& host_ms) {
-            fs.set_input(bench::input_seed);
-            t.start(c.stream());
-            auto const h0 = std::chrono::steady_clock::now();
-            bench::ffn_pass(off, fs);
-            host_ms.push_back(bench::seconds_since(h0) * 1e3);
-            double const m = t.stop_ms(c.stream());
-            off.synchronize();
-            ms.push_back(m);
-            return m;
+            return bench::timed_pass(off, fs, t, ms, host_ms);
         };
         std::vector<double> warm, events_ms, none_ms, events_host, none_host;
         timed_pass(timed, warm, warm);
