@@ -16,6 +16,12 @@ struct configuration_error : error {
     using error::error;
 };
 
+// A transfer codec cannot encode or decode a buffer (non-finite input to a
+// lossy codec, encoded bytes that are short or malformed); names the buffer.
+struct codec_error : error {
+    using error::error;
+};
+
 // Device memory ran out: carries what was asked for and what was free, so that
 // the caller can plan a smaller configuration.
 struct out_of_memory : error {

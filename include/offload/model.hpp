@@ -3,10 +3,12 @@
 // buffers (host pointer, size, and whether the layer writes to it).
 #include <cstddef>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <offload/errors.hpp>
+#include <offload/tensor.hpp>
 
 namespace offload {
 
@@ -18,10 +20,15 @@ enum class access {
 struct weight_buffer {
     weight_buffer(void const* data, std::size_t bytes) : data(const_cast<void*>(data)), bytes(bytes) {}
     weight_buffer(void* data, std::size_t bytes, access mode) : data(data), bytes(bytes), mode(mode) {}
+    // A read-only buffer whose element type and shape are known, so that a
+    // transfer codec may encode it (unless tensor.compressible is false).
+    weight_buffer(void const* data, tensor_info t)
+        : data(const_cast<void*>(data)), bytes(t.bytes()), tensor(std::move(t)) {}
 
     void* data;  // written only when mode is read_write
     std::size_t bytes;
     access mode = access::read_only;
+    std::optional<tensor_info> tensor;  // absent: raw bytes, never encoded
 };
 
 // Device placement of a layer's buffers: each starts on this boundary so that

@@ -9,6 +9,7 @@ struct backend {};
 struct residency {};
 struct prefetch {};
 struct profiler {};
+struct codec {};
 }  // namespace offload::policy_kind
 
 namespace offload::detail {
