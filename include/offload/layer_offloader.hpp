@@ -5,6 +5,7 @@
 // which layers stay, how far copies run ahead and what is timed.
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -137,21 +138,27 @@ public:
 
         pass_range(pass_range const&) = delete;
         pass_range& operator=(pass_range const&) = delete;
+        // Abandons its own pass if that is still running, never a later one.
         ~pass_range() {
-            if (owner_->in_pass_) owner_->abandon_pass();
+            if (owner_->in_pass_ && owner_->pass_serial_ == serial_) owner_->abandon_pass();
         }
         iterator begin() { return iterator(owner_); }
         sentinel end() const noexcept { return {}; }
 
     private:
         friend class basic_offloader;
-        explicit pass_range(basic_offloader& owner) : owner_(&owner) { owner_->begin_pass(); }
+        explicit pass_range(basic_offloader& owner) : owner_(&owner) {
+            owner_->begin_pass();
+            serial_ = owner_->pass_serial_;
+        }
         basic_offloader* owner_;
+        std::uint64_t serial_ = 0;
     };
 
     basic_offloader(model const& m, config cfg, typename Backend::options backend_options = {})
         : cfg_(std::move(cfg)), backend_(backend_options), layers_(checked_layers(m)),
           recorder_(backend_, layers_.size()) {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         try {
             plan();
             host_ = std::make_unique<detail::host_weights<Backend>>(backend_, layers_, streamed_flags(), cfg_);
@@ -170,6 +177,7 @@ public:
     // Waits for copies in flight, then frees everything; never throws.
     ~basic_offloader() {
         try {
+            [[maybe_unused]] auto const on_device = backend_.on_device();
             synchronize();
             if constexpr (profile::tracing_recorder<recorder_type>)
                 if (recorder_.trace() != nullptr) write_trace();
@@ -189,6 +197,7 @@ public:
 
     // Blocks the host until all enqueued work of every stream is done.
     void synchronize() {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         backend_.synchronize(backend_.copy_stream());
         backend_.synchronize(backend_.writeback_stream());
         backend_.synchronize(backend_.compute_stream());
@@ -196,9 +205,11 @@ public:
 
     // Resolves the timings of every finished pass (synchronising with them).
     stats statistics() {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         stats s;
         s.backend = Backend::name;
         s.profiler = Profiler::name;
+        s.profiler_measures_time = recorder_type::measures_time;
         s.residency = Residency::name;
         s.prefetch = Prefetch::name;
         s.staging_slots = slots_.size();
@@ -212,7 +223,8 @@ public:
         s.placement_reason = placement_reason_;
         s.warnings = warnings_;
         s.counts = counts_;
-        s.memory = {resident_bytes_, staging_bytes_, host_->pinned_bytes(), host_->pageable_bytes()};
+        s.memory = {resident_bytes_,          staging_bytes_,          host_->pinned_bytes(),
+                    host_->pageable_bytes(),  host_->locked_bytes(),   host_->foreign_locked_bytes()};
         s.layers.resize(layers_.size());
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             auto& l = s.layers[i];
@@ -230,12 +242,14 @@ public:
     void trace_to(std::filesystem::path const& path)
         requires profile::tracing_recorder<recorder_type>
     {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         recorder_.trace_to(path);
     }
     // Writes the trace of the passes finished so far (the destructor does too).
     void write_trace()
         requires profile::tracing_recorder<recorder_type>
     {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         stats unused;
         recorder_.fill(unused);  // resolve the passes still in flight
         if (auto* t = recorder_.trace()) t->write();
@@ -243,6 +257,7 @@ public:
 
     // Forgets every counter and timing so far; the placement stays.
     void reset_statistics() {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         recorder_.reset();
         counts_ = {};
         std::fill(loads_.begin(), loads_.end(), 0);
@@ -255,6 +270,7 @@ public:
     // Resident layers keep their read-write buffers on the device; this copies
     // them back to the caller's memory and returns once they are there.
     void write_back_resident() {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         // The copies must see the compute that wrote the buffers.
         backend_.synchronize(backend_.compute_stream());
         auto const s = backend_.copy_stream();
@@ -377,6 +393,8 @@ private:
 
     void begin_pass() {
         if (in_pass_) throw configuration_error("offload: a pass is already running on this offloader");
+        [[maybe_unused]] auto const on_device = backend_.on_device();
+        ++pass_serial_;
         next_layer_ = 0;
         acquired_ = false;
         pass_wrote_back_ = false;
@@ -393,6 +411,7 @@ private:
     }
 
     layer_view acquire() {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         try {
             return acquire_unchecked();
         } catch (backend_error const& e) {
@@ -401,6 +420,7 @@ private:
     }
 
     void release() {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
         try {
             release_unchecked();
         } catch (backend_error const& e) {
@@ -518,6 +538,7 @@ private:
         ++counts_.aborted_passes;
         recorder_.pass_abort();
         try {
+            [[maybe_unused]] auto const on_device = backend_.on_device();
             for (auto& sl : slots_) backend_.record(sl.freed, backend_.compute_stream());
             synchronize();
         } catch (std::exception const& e) {
@@ -548,6 +569,7 @@ private:
     std::size_t staging_bytes_ = 0;
 
     std::size_t next_layer_ = 0;
+    std::uint64_t pass_serial_ = 0;  // which pass a pass_range belongs to
     bool acquired_ = false;
     bool in_pass_ = false;
     bool pass_wrote_back_ = false;

@@ -39,17 +39,18 @@ struct pass_wall_stats {
     friend bool operator==(pass_wall_stats const&, pass_wall_stats const&) = default;
 };
 
-// Filled only by a timing profiler.
+// Filled only by a timing profiler, and only once a pass it timed has
+// completed: a figure with no sample behind it is absent, never 0.
 struct timing_stats {
-    double cpu_to_gpu_transfer_ms = 0;
-    std::optional<double> gpu_to_cpu_release_ms;  // absent when no streamed layer writes back
+    std::optional<double> cpu_to_gpu_transfer_ms;  // absent when no copy was timed
+    std::optional<double> gpu_to_cpu_release_ms;   // absent when no streamed layer wrote back
     double pure_computation_ms = 0;
-    double transfer_overhead_ms = 0;
-    double avg_layer_transfer_ms = 0;
+    std::optional<double> transfer_overhead_ms;    // absent when compute never waited for a copy
+    std::optional<double> avg_layer_transfer_ms;   // absent when no copy was timed
     double theoretical_async_savings_ms = 0;
-    double achieved_async_savings_ms = 0;
-    std::optional<double> overlap_efficiency;  // absent when nothing could be overlapped
-    std::optional<double> h2d_gb_per_s;        // absent when nothing was copied
+    double achieved_async_savings_ms = 0;          // signed: negative when the passes were host-bound
+    std::optional<double> overlap_efficiency;      // in [0, 1]; absent when overlap could save too little to judge
+    std::optional<double> h2d_gb_per_s;            // absent when nothing was copied
     pass_wall_stats pass_wall;
 
     friend bool operator==(timing_stats const&, timing_stats const&) = default;
@@ -71,6 +72,11 @@ struct memory_stats {
     std::size_t staging_bytes = 0;    // device bytes of the staging ring
     std::size_t pinned_host_bytes = 0;
     std::size_t pageable_host_bytes = 0;  // host bytes streamed from unpinned memory (a fallback)
+    // register_caller only: of pinned_host_bytes, what offloaders page-locked
+    // (shared between offloaders over the same memory) and what was already
+    // page-locked by someone else (used, never unlocked).
+    std::size_t registered_host_bytes = 0;
+    std::size_t already_locked_host_bytes = 0;
 
     friend bool operator==(memory_stats const&, memory_stats const&) = default;
 };
@@ -78,6 +84,7 @@ struct memory_stats {
 struct stats {
     std::string backend;
     std::string profiler;
+    bool profiler_measures_time = false;  // false: no timing field ever appears (profile::none, nvtx)
     std::string residency;
     std::string prefetch;
     std::size_t staging_slots = 0;
@@ -142,6 +149,7 @@ inline layer_stats tag_invoke(boost::json::value_to_tag<layer_stats>, boost::jso
 inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stats const& s) {
     boost::json::object o;
     o["profiler"] = s.profiler;
+    o["profiler_measures_time"] = s.profiler_measures_time;
     o["backend"] = s.backend;
     o["policies"] = {{"residency", s.residency}, {"prefetch", s.prefetch}, {"staging_slots", s.staging_slots}};
     o["config"] = {{"preset", s.preset},
@@ -162,15 +170,17 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stat
     o["memory"] = {{"resident_bytes", s.memory.resident_bytes},
                    {"staging_bytes", s.memory.staging_bytes},
                    {"pinned_host_bytes", s.memory.pinned_host_bytes},
-                   {"pageable_host_bytes", s.memory.pageable_host_bytes}};
+                   {"pageable_host_bytes", s.memory.pageable_host_bytes},
+                   {"registered_host_bytes", s.memory.registered_host_bytes},
+                   {"already_locked_host_bytes", s.memory.already_locked_host_bytes}};
     if (s.timing) {
         auto const& t = *s.timing;
-        boost::json::object breakdown{{"cpu_to_gpu_transfer_ms", t.cpu_to_gpu_transfer_ms},
-                                      {"pure_computation_ms", t.pure_computation_ms}};
+        boost::json::object breakdown{{"pure_computation_ms", t.pure_computation_ms}};
+        detail::put_optional(breakdown, "cpu_to_gpu_transfer_ms", t.cpu_to_gpu_transfer_ms);
         detail::put_optional(breakdown, "gpu_to_cpu_release_ms", t.gpu_to_cpu_release_ms);
         o["time_breakdown"] = std::move(breakdown);
-        o["transfer_overhead_ms"] = t.transfer_overhead_ms;
-        o["avg_layer_transfer_ms"] = t.avg_layer_transfer_ms;
+        detail::put_optional(o, "transfer_overhead_ms", t.transfer_overhead_ms);
+        detail::put_optional(o, "avg_layer_transfer_ms", t.avg_layer_transfer_ms);
         o["theoretical_async_savings_ms"] = t.theoretical_async_savings_ms;
         o["achieved_async_savings_ms"] = t.achieved_async_savings_ms;
         detail::put_optional(o, "overlap_efficiency", t.overlap_efficiency);
@@ -188,6 +198,7 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
     auto const& o = jv.as_object();
     stats s;
     s.profiler = get<std::string>(o, "profiler");
+    s.profiler_measures_time = get<bool>(o, "profiler_measures_time");
     s.backend = get<std::string>(o, "backend");
     auto const& policies = o.at("policies").as_object();
     s.residency = get<std::string>(policies, "residency");
@@ -211,15 +222,16 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
                 get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host")};
     auto const& m = o.at("memory").as_object();
     s.memory = {get<std::size_t>(m, "resident_bytes"), get<std::size_t>(m, "staging_bytes"),
-                get<std::size_t>(m, "pinned_host_bytes"), get<std::size_t>(m, "pageable_host_bytes")};
+                get<std::size_t>(m, "pinned_host_bytes"), get<std::size_t>(m, "pageable_host_bytes"),
+                get<std::size_t>(m, "registered_host_bytes"), get<std::size_t>(m, "already_locked_host_bytes")};
     if (auto const* b = o.if_contains("time_breakdown")) {
         auto const& bo = b->as_object();
         timing_stats t;
-        t.cpu_to_gpu_transfer_ms = get<double>(bo, "cpu_to_gpu_transfer_ms");
+        t.cpu_to_gpu_transfer_ms = detail::get_optional<double>(bo, "cpu_to_gpu_transfer_ms");
         t.pure_computation_ms = get<double>(bo, "pure_computation_ms");
         t.gpu_to_cpu_release_ms = detail::get_optional<double>(bo, "gpu_to_cpu_release_ms");
-        t.transfer_overhead_ms = get<double>(o, "transfer_overhead_ms");
-        t.avg_layer_transfer_ms = get<double>(o, "avg_layer_transfer_ms");
+        t.transfer_overhead_ms = detail::get_optional<double>(o, "transfer_overhead_ms");
+        t.avg_layer_transfer_ms = detail::get_optional<double>(o, "avg_layer_transfer_ms");
         t.theoretical_async_savings_ms = get<double>(o, "theoretical_async_savings_ms");
         t.achieved_async_savings_ms = get<double>(o, "achieved_async_savings_ms");
         t.overlap_efficiency = detail::get_optional<double>(o, "overlap_efficiency");

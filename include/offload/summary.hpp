@@ -26,8 +26,12 @@ inline void write_summary(std::ostream& out, stats const& s) {
         << s.streamed_layers.size() << " streamed layers\n  " << s.backend << " backend, " << s.residency << ", "
         << s.prefetch << " (" << s.staging_slots << " slots), profiler " << s.profiler << "\n";
     if (!s.timing) {
-        out << "  no timing: built with profile::none (counters: " << s.counts.layer_loads << " loads, "
-            << s.counts.bytes_host_to_device << " bytes to device)\n";
+        if (s.profiler_measures_time)
+            out << "  no timing yet: no pass has completed since the start or the last reset";
+        else
+            out << "  no timing: profiler " << s.profiler << " measures no time";
+        out << " (counters: " << s.counts.layer_loads << " loads, " << s.counts.bytes_host_to_device
+            << " bytes to device)\n";
         return;
     }
     auto const& t = *s.timing;
@@ -41,17 +45,25 @@ inline void write_summary(std::ostream& out, stats const& s) {
     out << "  (means per pass over " << t.pass_wall.count << " passes)\n";
     out << detail::format("  wall time         %12.3f ms  (per pass: min %.3f, median %.3f)\n", wall,
                           t.pass_wall.min_ms, t.pass_wall.median_ms);
-    out << detail::format("  CPU to GPU        %12.3f ms  %5.1f%% of wall, %.2f GB/s\n", t.cpu_to_gpu_transfer_ms,
-                          share(t.cpu_to_gpu_transfer_ms), t.h2d_gb_per_s.value_or(0));
-    if (t.gpu_to_cpu_release_ms)
-        out << detail::format("  GPU to CPU        %12.3f ms  %5.1f%% of wall\n", *t.gpu_to_cpu_release_ms,
-                              share(*t.gpu_to_cpu_release_ms));
-    else
-        out << "  GPU to CPU                   - ms  (nothing written back)\n";
-    out << detail::format("  compute           %12.3f ms  %5.1f%% of wall\n", t.pure_computation_ms,
-                          share(t.pure_computation_ms));
-    out << detail::format("  stalled on copies %12.3f ms  %5.1f%% of wall\n", t.transfer_overhead_ms,
-                          share(t.transfer_overhead_ms));
+    // An absent figure prints as "-" with the reason it is absent.
+    auto line = [&](char const* label, std::optional<double> const& v, char const* absent) {
+        char head[32];
+        std::snprintf(head, sizeof head, "  %-18s", label);
+        out << head;
+        if (v)
+            out << detail::format("%12.3f ms  %5.1f%% of wall", *v, share(*v));
+        else
+            out << "           - ms  (" << absent << ")";
+    };
+    line("CPU to GPU", t.cpu_to_gpu_transfer_ms, "nothing copied");
+    if (t.h2d_gb_per_s) out << detail::format(", %.2f GB/s", *t.h2d_gb_per_s);
+    out << "\n";
+    line("GPU to CPU", t.gpu_to_cpu_release_ms, "nothing written back");
+    out << "\n";
+    line("compute", t.pure_computation_ms, "");
+    out << "\n";
+    line("stalled on copies", t.transfer_overhead_ms, "no layer waited for a copy");
+    out << "\n";
     out << detail::format("  async savings     %12.3f ms  achieved of %.3f ms possible", t.achieved_async_savings_ms,
                           t.theoretical_async_savings_ms);
     if (t.overlap_efficiency) out << detail::format(" (%.1f%%)", 100.0 * *t.overlap_efficiency);

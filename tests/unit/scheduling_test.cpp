@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -175,6 +176,72 @@ TEST(caller_memory, laid_out_like_a_slot_is_copied_in_one_piece_a_layer) {
         EXPECT_TRUE(s.pin_memory_effective);
         EXPECT_EQ(s.counts.bytes_host_to_device, (layers - 2) * stride);
     }
+}
+
+}  // namespace
+
+namespace {
+
+// CUDA's rule: a wait is for the most recent record made before the wait
+// call, and for nothing later. A read-write layer's release records "freed"
+// on the write-back stream, and the copy of the next layer into that slot
+// waits for it; abandoning the pass then records "freed" on the compute
+// stream, which finishes long before the write-back does. That later record
+// must not release the copy: if it did, the copy would overwrite the slot
+// while the write-back still reads it, and the host would get the next
+// layer's weights back instead of the state the compute wrote.
+TEST(event_rules, abandoning_a_pass_during_a_write_back_does_not_release_the_copy_into_its_slot) {
+    constexpr std::size_t words = 8 << 20;  // 32 MiB a buffer: the write-back takes milliseconds
+    std::vector<std::uint32_t> state(words, 0), next(words, 0xABABABAB);
+    offload::model m;
+    m.add_layer({{state.data(), state.size() * 4, offload::access::read_write}});
+    m.add_layer({{next.data(), next.size() * 4}});
+    offload::backend::host_options opts;
+    opts.compute = decltype(opts.compute)::worker_thread;
+    opts.device_capacity = std::size_t{1} << 30;
+    offload::layer_offloader<offload::backend::host, offload::residency::first_n, offload::prefetch::lookahead<1>,
+                             offload::profile::none>
+        off(m, offload::presets::manual(0), opts);
+    // The write-back stream is busy for a while, so that the write-back
+    // starts well after the compute stream's later record of "freed".
+    offload::backend::host::enqueue(off.backend().writeback_stream(),
+                                    [] { std::this_thread::sleep_for(std::chrono::milliseconds(100)); });
+    {
+        auto pass = off.pass();
+        auto it = pass.begin();
+        auto const layer = *it;
+        offload::backend::host::enqueue(layer.stream(), [layer] {
+            auto* s = layer.buffer_as<std::uint32_t>(0);
+            for (std::size_t i = 0; i < words; ++i) s[i] = static_cast<std::uint32_t>(i);
+        });
+        ++it;  // releases layer 0 (its write-back) and issues layer 1's copy into the same slot
+    }          // abandoned before layer 1 is acquired: nothing on the compute stream waits for that copy
+    off.synchronize();
+    auto const* written_back = static_cast<std::uint32_t const*>(off.host_buffer(0, 0));
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < words; ++i) wrong += written_back[i] != static_cast<std::uint32_t>(i);
+    EXPECT_EQ(wrong, 0u) << "words of the write-back that the next layer's copy overwrote";
+}
+
+// A pass object that outlives its pass must not abandon the next one.
+TEST(pass_objects, a_finished_pass_object_does_not_abandon_the_next_pass) {
+    patterned_model w(5);
+    offload::layer_offloader<offload::backend::host, offload::residency::first_n, offload::prefetch::lookahead<2>,
+                             offload::profile::none>
+        off(w.get(), offload::presets::manual(1));
+    {
+        std::unique_ptr<decltype(off.pass())> first(new auto(off.pass()));
+        for (auto layer : *first) (void)layer;
+        auto second = off.pass();
+        auto it = second.begin();
+        (void)*it;
+        ++it;
+        first.reset();  // the finished pass's object goes while the second pass runs
+        for (; !(it == second.end()); ++it) (void)*it;
+    }
+    auto const s = off.statistics();
+    EXPECT_EQ(s.counts.passes, 2u);
+    EXPECT_EQ(s.counts.aborted_passes, 0u);
 }
 
 }  // namespace

@@ -59,7 +59,8 @@ TEST(summary, shows_the_figures_of_the_stats) {
     offload::write_summary(out, s);
     auto const text = out.str();
     auto const& t = *s.timing;
-    for (double v : {t.pass_wall.total_ms, t.cpu_to_gpu_transfer_ms, t.pure_computation_ms, t.transfer_overhead_ms,
+    ASSERT_TRUE(t.cpu_to_gpu_transfer_ms && t.transfer_overhead_ms);
+    for (double v : {t.pass_wall.total_ms, *t.cpu_to_gpu_transfer_ms, t.pure_computation_ms, *t.transfer_overhead_ms,
                      t.achieved_async_savings_ms, t.theoretical_async_savings_ms, *s.layers[3].transfer_ms,
                      *s.layers[0].compute_ms})
         EXPECT_NE(text.find(fixed3(v)), std::string::npos) << fixed3(v) << " not in\n" << text;
@@ -70,7 +71,7 @@ TEST(summary, shows_the_figures_of_the_stats) {
     EXPECT_NE(text.find(pct), std::string::npos) << pct << "\n" << text;
 }
 
-TEST(summary, without_a_timing_profiler_says_so) {
+TEST(summary, without_a_timing_profiler_names_the_profiler_built) {
     offload::testing::patterned_model w(4);
     offload::layer_offloader<offload::backend::host, offload::residency::first_n, offload::prefetch::lookahead<2>,
                              offload::profile::none>
@@ -78,7 +79,16 @@ TEST(summary, without_a_timing_profiler_says_so) {
     for (auto layer : off.pass()) (void)layer;
     std::ostringstream out;
     offload::write_summary(out, off.statistics());
-    EXPECT_NE(out.str().find("no timing: built with profile::none"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("no timing: profiler none measures no time"), std::string::npos) << out.str();
+}
+
+TEST(summary, with_a_timing_profiler_and_no_pass_yet_says_no_pass_has_completed) {
+    offload::testing::patterned_model w(4);
+    offloader off(w.get(), offload::presets::manual(1));
+    std::ostringstream out;
+    offload::write_summary(out, off.statistics());
+    EXPECT_NE(out.str().find("no timing yet: no pass has completed"), std::string::npos) << out.str();
+    EXPECT_EQ(out.str().find("measures no time"), std::string::npos) << out.str();
 }
 
 }  // namespace

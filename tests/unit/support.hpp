@@ -50,23 +50,34 @@ struct copy_timing_host : backend::host {
     using backend::host::host;
 
     void copy_to_device(void* dst, void const* src, std::size_t bytes, stream_type s) {
-        auto start = std::make_shared<detail::host_clock::time_point>();
-        enqueue(s, [start] { *start = detail::host_clock::now(); });
-        host::copy_to_device(dst, src, bytes, s);
-        enqueue(s, [this, start] {
-            std::lock_guard lock(mutex);
-            copy_ms.push_back(std::chrono::duration<double, std::milli>(detail::host_clock::now() - *start).count());
-        });
+        timed(s, copy_ms, [&] { host::copy_to_device(dst, src, bytes, s); });
     }
-    double total_copy_ms() {
-        std::lock_guard lock(mutex);
-        double t = 0;
-        for (double v : copy_ms) t += v;
-        return t;
+    void copy_to_host(void* dst, void const* src, std::size_t bytes, stream_type s) {
+        timed(s, copy_back_ms, [&] { host::copy_to_host(dst, src, bytes, s); });
     }
+    double total_copy_ms() { return total(copy_ms); }
+    double total_copy_back_ms() { return total(copy_back_ms); }
 
     std::mutex mutex;
-    std::vector<double> copy_ms;
+    std::vector<double> copy_ms, copy_back_ms;
+
+private:
+    template <class Enqueue>
+    void timed(stream_type s, std::vector<double>& into, Enqueue&& enqueue_copy) {
+        auto start = std::make_shared<detail::host_clock::time_point>();
+        enqueue(s, [start] { *start = detail::host_clock::now(); });
+        enqueue_copy();
+        enqueue(s, [this, start, &into] {
+            std::lock_guard lock(mutex);
+            into.push_back(std::chrono::duration<double, std::milli>(detail::host_clock::now() - *start).count());
+        });
+    }
+    double total(std::vector<double> const& v) {
+        std::lock_guard lock(mutex);
+        double t = 0;
+        for (double x : v) t += x;
+        return t;
+    }
 };
 
 inline std::uint8_t pattern_byte(std::size_t layer, std::size_t buffer, std::size_t i) {

@@ -13,7 +13,7 @@ namespace offload {
 // What asking to page-lock caller memory gave.
 enum class host_registration {
     registered,          // page-locked now; undo with host_unregister
-    already_page_locked, // pinned by someone else (cudaHostAlloc, an earlier registration): use it, leave it
+    already_page_locked, // some of it is pinned already (cudaHostAlloc, an earlier registration): nothing was done
     refused,             // the system said no: the caller falls back to pageable memory
 };
 
@@ -34,8 +34,13 @@ concept backend_type =
         // nullptr (not an exception) when the system refuses: the caller falls back.
         { b.pinned_allocate(n) } -> std::same_as<void*>;
         { b.pinned_deallocate(p) } noexcept;
-        { b.host_register(p, n) } -> std::same_as<host_registration>;
+        // read_only: the device only reads it (a read-only file mapping can be locked no other way).
+        { b.host_register(p, n, true) } -> std::same_as<host_registration>;
         { b.host_unregister(p) } noexcept;
+        { b.is_page_locked(cp) } -> std::same_as<bool>;
+        // Makes the backend's device current until the returned object is
+        // destroyed, then restores the caller's: every entry point holds one.
+        b.on_device();
         { b.event_create(true) } -> std::same_as<typename B::event_type>;
         { b.event_destroy(e) } noexcept;
         b.record(e, s);

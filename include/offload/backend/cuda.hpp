@@ -4,12 +4,14 @@
 // beside the compute stream, and events. Compiles with a host compiler against
 // the CUDA runtime; it holds no device code.
 #include <cstddef>
+#include <new>
 #include <string>
 
 #include <cuda_runtime_api.h>
 
 #include <offload/backend/concept.hpp>
 #include <offload/detail/cuda_check.hpp>
+#include <offload/detail/cuda_device_guard.hpp>
 #include <offload/errors.hpp>
 
 namespace offload::backend {
@@ -40,8 +42,10 @@ public:
         return ok;
     }
 
+    // Every stream, event and allocation of a backend belongs to its device;
+    // the caller's current device is left as it was.
     explicit cuda(options opts = {}) : opts_(opts) {
-        OFFLOAD_CUDA_TRY(cudaSetDevice(opts_.device), "selecting device " + std::to_string(opts_.device));
+        detail::cuda_device_guard const on_device(opts_.device);
         if (opts_.compute_stream == nullptr) {
             int least = 0, greatest = 0;
             OFFLOAD_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest), "reading stream priorities");
@@ -62,14 +66,21 @@ public:
     }
     cuda(cuda const&) = delete;
     cuda& operator=(cuda const&) = delete;
-    ~cuda() { destroy_streams(); }
+    ~cuda() {
+        detail::cuda_device_guard const on_device(opts_.device, std::nothrow);
+        destroy_streams();
+    }
 
     stream_type compute_stream() noexcept { return compute_; }
     stream_type copy_stream() noexcept { return copy_; }
     stream_type writeback_stream() noexcept { return writeback_; }
     int device() const noexcept { return opts_.device; }
+    [[nodiscard]] detail::cuda_device_guard on_device() { return detail::cuda_device_guard(opts_.device); }
 
+    // Allocation, creation and release make the device current themselves: the
+    // offloader's destructor and the recorders reach them outside an entry point.
     void* device_allocate(std::size_t bytes, std::string const& what_for) {
+        detail::cuda_device_guard const on(opts_.device);
         void* p = nullptr;
         cudaError_t const status = cudaMalloc(&p, bytes);
         if (status == cudaErrorMemoryAllocation) {
@@ -80,9 +91,12 @@ public:
         return p;
     }
     void device_deallocate(void* p, std::size_t) noexcept {
-        if (p != nullptr) OFFLOAD_CUDA_TRY_NOTHROW(cudaFree(p), "freeing device memory");
+        if (p == nullptr) return;
+        detail::cuda_device_guard const on(opts_.device, std::nothrow);
+        OFFLOAD_CUDA_TRY_NOTHROW(cudaFree(p), "freeing device memory");
     }
     std::size_t device_free_bytes() {
+        detail::cuda_device_guard const on(opts_.device);
         std::size_t free_bytes = 0, total = 0;
         OFFLOAD_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total), "reading free device memory");
         return free_bytes;
@@ -90,7 +104,7 @@ public:
 
     void* pinned_allocate(std::size_t bytes) {
         void* p = nullptr;
-        unsigned const flags = opts_.write_combined ? cudaHostAllocWriteCombined : cudaHostAllocDefault;
+        unsigned const flags = cudaHostAllocPortable | (opts_.write_combined ? cudaHostAllocWriteCombined : 0u);
         if (cudaHostAlloc(&p, bytes, flags) != cudaSuccess) {
             cudaGetLastError();  // refused page-locking is recoverable: the caller falls back
             return nullptr;
@@ -100,16 +114,21 @@ public:
     void pinned_deallocate(void* p) noexcept {
         if (p != nullptr) OFFLOAD_CUDA_TRY_NOTHROW(cudaFreeHost(p), "freeing pinned host memory");
     }
-    host_registration host_register(void* p, std::size_t bytes) {
+    // Page-locking is the process's, not a device's: portable, so that every
+    // device's copy engine reads it at full speed.
+    host_registration host_register(void* p, std::size_t bytes, bool read_only) {
+        unsigned const flags = cudaHostRegisterPortable | (read_only ? cudaHostRegisterReadOnly : 0u);
+        cudaError_t const status = cudaHostRegister(p, bytes, flags);
+        if (status == cudaSuccess) return host_registration::registered;
+        cudaGetLastError();  // refused page-locking is recoverable: the caller falls back
+        return status == cudaErrorHostMemoryAlreadyRegistered ? host_registration::already_page_locked
+                                                              : host_registration::refused;
+    }
+    bool is_page_locked(void const* p) {
         cudaPointerAttributes attributes{};
-        if (cudaPointerGetAttributes(&attributes, p) == cudaSuccess && attributes.type == cudaMemoryTypeHost)
-            return host_registration::already_page_locked;
+        bool const locked = cudaPointerGetAttributes(&attributes, p) == cudaSuccess && attributes.type == cudaMemoryTypeHost;
         cudaGetLastError();
-        if (cudaHostRegister(p, bytes, cudaHostRegisterDefault) != cudaSuccess) {
-            cudaGetLastError();  // refused page-locking is recoverable: the caller falls back
-            return host_registration::refused;
-        }
-        return host_registration::registered;
+        return locked;
     }
     void host_unregister(void* p) noexcept {
         OFFLOAD_CUDA_TRY_NOTHROW(cudaHostUnregister(p), "unregistering host memory");
@@ -118,13 +137,16 @@ public:
     // Timing events cost about 1.4 us to record, others about 0.16 us: only the
     // profiler asks for timing.
     event_type event_create(bool timing) {
+        detail::cuda_device_guard const on(opts_.device);
         cudaEvent_t e = nullptr;
         OFFLOAD_CUDA_TRY(cudaEventCreateWithFlags(&e, timing ? cudaEventDefault : cudaEventDisableTiming),
                          "creating an event");
         return e;
     }
     void event_destroy(event_type e) noexcept {
-        if (e != nullptr) OFFLOAD_CUDA_TRY_NOTHROW(cudaEventDestroy(e), "destroying an event");
+        if (e == nullptr) return;
+        detail::cuda_device_guard const on(opts_.device, std::nothrow);
+        OFFLOAD_CUDA_TRY_NOTHROW(cudaEventDestroy(e), "destroying an event");
     }
     void record(event_type e, stream_type s) { OFFLOAD_CUDA_TRY(cudaEventRecord(e, s), "recording an event"); }
     void wait(stream_type s, event_type e) {

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -84,10 +86,34 @@ public:
         return ::operator new(bytes, std::align_val_t{256}, std::nothrow);
     }
     void pinned_deallocate(void* p) noexcept { ::operator delete(p, std::align_val_t{256}); }
-    host_registration host_register(void*, std::size_t) {
-        return opts_.refuse_pinned_memory ? host_registration::refused : host_registration::registered;
+    // Registration is simulated process-wide, as the system's is: a range that
+    // overlaps one registered before is refused as already page-locked.
+    host_registration host_register(void* p, std::size_t bytes, bool /*read_only*/) {
+        if (opts_.refuse_pinned_memory) return host_registration::refused;
+        auto& r = registry();
+        std::lock_guard lock(r.mutex);
+        auto const begin = reinterpret_cast<std::uintptr_t>(p);
+        auto next = r.ranges.lower_bound(begin + bytes);
+        if (next != r.ranges.begin() && std::prev(next)->second > begin) return host_registration::already_page_locked;
+        r.ranges.emplace(begin, begin + bytes);
+        return host_registration::registered;
     }
-    void host_unregister(void*) noexcept {}
+    void host_unregister(void* p) noexcept {
+        auto& r = registry();
+        std::lock_guard lock(r.mutex);
+        r.ranges.erase(reinterpret_cast<std::uintptr_t>(p));
+    }
+    bool is_page_locked(void const* p) {
+        auto& r = registry();
+        std::lock_guard lock(r.mutex);
+        auto const at = reinterpret_cast<std::uintptr_t>(p);
+        auto next = r.ranges.upper_bound(at);
+        return next != r.ranges.begin() && std::prev(next)->second > at;
+    }
+
+    // One device: nothing to switch.
+    struct no_device_switch {};
+    no_device_switch on_device() noexcept { return {}; }
 
     event_type event_create(bool /*timing: host events always carry a timestamp*/) {
         return new detail::host_event();
@@ -120,6 +146,15 @@ public:
     void copy_to_host(void* dst, void const* src, std::size_t bytes, stream_type s) { copy(dst, src, bytes, s); }
 
 private:
+    struct registered_ranges {
+        std::mutex mutex;
+        std::map<std::uintptr_t, std::uintptr_t> ranges;  // begin -> end
+    };
+    static registered_ranges& registry() {
+        static registered_ranges r;
+        return r;
+    }
+
     void copy(void* dst, void const* src, std::size_t bytes, stream_type s) {
         double const link = opts_.link_bytes_per_second;
         s->enqueue([dst, src, bytes, link] {

@@ -3,8 +3,9 @@
 // tasks on its own thread, as a copy engine runs copies beside the SMs; the
 // inline stream runs each task at once on the calling thread. A task that
 // throws on a worker poisons the stream, as a sticky error does a CUDA
-// context: the next synchronize() reports it. Events follow CUDA's rules: a wait sees
-// the most recent record, and a timestamp is taken when the stream reaches it.
+// context: the next synchronize() reports it. Events follow CUDA's rules: a wait is
+// for the most recent record before it and no other, and a timestamp is taken
+// when the stream reaches the record.
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -13,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace offload::detail {
@@ -30,32 +32,40 @@ public:
         std::lock_guard lock(mutex_);
         return recorded_;
     }
-    // Called when the stream reaches the record.
+    // Called when the stream reaches the record. Records made on different
+    // streams complete out of order: each is kept apart, so that a later record
+    // on a faster stream releases none of the waiters of an earlier one.
     void complete(std::uint64_t generation) {
         {
             std::lock_guard lock(mutex_);
-            if (generation <= completed_) return;
-            completed_ = generation;
-            time_ = host_clock::now();
+            completed_.insert(generation);
+            while (completed_.count(contiguous_ + 1) != 0) completed_.erase(++contiguous_);
+            // The timestamp is that of the most recent record, as cudaEventElapsedTime reads it.
+            if (generation == recorded_) time_ = host_clock::now();
         }
         changed_.notify_all();
     }
+    // Waits for exactly that record (CUDA: a wait is for the most recent
+    // record made before the wait call, and for nothing else).
     void wait_for(std::uint64_t generation) const {
         std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return completed_ >= generation; });
+        changed_.wait(lock, [&] { return done(generation); });
     }
-    // Complete and the time it completed at; false while a record is pending.
+    // Complete and the time it completed at; false while the most recent record is pending.
     bool query(host_clock::time_point& when) const {
         std::lock_guard lock(mutex_);
         when = time_;
-        return completed_ == recorded_ && recorded_ > 0;
+        return recorded_ > 0 && done(recorded_);
     }
 
 private:
+    bool done(std::uint64_t generation) const { return generation <= contiguous_ || completed_.count(generation) != 0; }
+
     mutable std::mutex mutex_;
     mutable std::condition_variable changed_;
     std::uint64_t recorded_ = 0;
-    std::uint64_t completed_ = 0;
+    std::uint64_t contiguous_ = 0;       // every record up to this one has completed
+    std::set<std::uint64_t> completed_;  // completed records beyond contiguous_
     host_clock::time_point time_{};
 };
 

@@ -15,6 +15,7 @@
 #include <offload/backend/concept.hpp>
 #include <offload/config.hpp>
 #include <offload/model.hpp>
+#include <offload/detail/page_locks.hpp>
 
 namespace offload::detail {
 
@@ -48,6 +49,10 @@ public:
     std::string const& fallback_warning() const noexcept { return warning_; }
     std::size_t pinned_bytes() const noexcept { return pinned_bytes_; }
     std::size_t pageable_bytes() const noexcept { return pageable_bytes_; }
+    // register_caller: bytes of caller memory page-locked by an offloader
+    // (shared with others over the same memory), and already locked by someone else.
+    std::size_t locked_bytes() const noexcept { return locked_bytes_; }
+    std::size_t foreign_locked_bytes() const noexcept { return foreign_locked_bytes_; }
 
     // The whole layer in slot layout (a pinned copy, or the caller's memory when
     // its buffers already sit at the slot's offsets), so that one copy moves it;
@@ -100,34 +105,44 @@ private:
         return true;
     }
     // The system page-locks whole pages and refuses a page twice, so buffers
-    // that share a page are registered as one page-aligned range.
+    // that share a page are locked as one page-aligned range; a range that
+    // holds no read-write buffer is locked read-only, as a read-only file
+    // mapping must be.
     bool register_caller(std::vector<bool> const& streamed) {
-        std::uintptr_t const page = 4096;
-        std::vector<std::pair<std::uintptr_t, std::uintptr_t>> ranges;
+        struct range {
+            std::uintptr_t begin, end;
+            bool writable;
+        };
+        std::vector<range> ranges;
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             if (!streamed[i]) continue;
             for (auto const& b : layers_[i].buffers()) {
                 auto const begin = reinterpret_cast<std::uintptr_t>(b.data);
-                ranges.emplace_back(begin / page * page, (begin + b.bytes + page - 1) / page * page);
+                ranges.push_back({begin / page_bytes * page_bytes, (begin + b.bytes + page_bytes - 1) / page_bytes * page_bytes,
+                                  b.mode == access::read_write});
             }
         }
-        std::sort(ranges.begin(), ranges.end());
-        std::vector<std::pair<std::uintptr_t, std::uintptr_t>> merged;
+        std::sort(ranges.begin(), ranges.end(), [](range const& x, range const& y) { return x.begin < y.begin; });
+        std::vector<range> merged;
         for (auto r : ranges) {
-            if (!merged.empty() && r.first <= merged.back().second)
-                merged.back().second = std::max(merged.back().second, r.second);
-            else
+            if (!merged.empty() && r.begin <= merged.back().end) {
+                merged.back().end = std::max(merged.back().end, r.end);
+                merged.back().writable = merged.back().writable || r.writable;
+            } else {
                 merged.push_back(r);
-        }
-        for (auto [begin, end] : merged) {
-            auto* p = reinterpret_cast<void*>(begin);
-            switch (backend_.host_register(p, end - begin)) {
-                case host_registration::refused: release_all(); return false;
-                case host_registration::registered: registered_.push_back(p); break;
-                case host_registration::already_page_locked: break;
             }
-            pinned_bytes_ += end - begin;
         }
+        auto& table = page_lock_table<Backend>::instance();
+        for (auto const& r : merged) {
+            auto const got = table.lock(backend_, r.begin, r.end, !r.writable, locked_);
+            if (got.refused) {
+                release_all();
+                return false;
+            }
+            locked_bytes_ += got.locked;
+            foreign_locked_bytes_ += got.foreign;
+        }
+        pinned_bytes_ = locked_bytes_ + foreign_locked_bytes_;
         return true;
     }
     void count_pageable(std::vector<bool> const& streamed) {
@@ -139,17 +154,19 @@ private:
             if (p != nullptr) backend_.pinned_deallocate(p);
             p = nullptr;
         }
-        for (void* p : registered_) backend_.host_unregister(p);
-        registered_.clear();
-        pinned_bytes_ = 0;
+        page_lock_table<Backend>::instance().release(backend_, locked_);
+        locked_.clear();
+        pinned_bytes_ = locked_bytes_ = foreign_locked_bytes_ = 0;
     }
 
     Backend& backend_;
     std::vector<layer_description> const& layers_;
     std::vector<std::byte*> pinned_;
     std::vector<std::byte*> blocks_;  // caller memory already in slot layout
-    std::vector<void*> registered_;
+    std::vector<std::uintptr_t> locked_;  // ranges of the page-lock table this offloader holds
     std::size_t pinned_bytes_ = 0;
+    std::size_t locked_bytes_ = 0;
+    std::size_t foreign_locked_bytes_ = 0;
     std::size_t pageable_bytes_ = 0;
     std::string warning_;
     bool pinned_ok_ = false;

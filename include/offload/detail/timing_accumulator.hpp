@@ -16,7 +16,8 @@ struct measured_pass {
         std::size_t bytes_in = 0;  // bytes the timed copy moved
     };
     std::vector<layer> layers;
-    double wall_ms = 0;
+    double wall_ms = 0;    // the pass on the compute stream: its first to its last event
+    double window_ms = 0;  // every engine's work of the pass: from its first copy, if that came first
 };
 
 class timing_accumulator {
@@ -40,10 +41,14 @@ public:
         transfer_ += transfer;
         compute_ += compute;
         release_ += release;
-        // Copy-then-compute takes transfer + release + compute; perfect overlap
-        // takes the larger of the two sides; the difference is what overlap can save.
-        theoretical_ += std::min(transfer + release, compute);
-        achieved_ += transfer + release + compute - p.wall_ms;
+        // Three engines run side by side: the copy engine into the device, the
+        // SMs, the copy engine out of it. One after the other they take the sum;
+        // perfectly overlapped, the busiest one's time. Each engine's spans lie
+        // in the pass's window, so what was achieved never exceeds what was possible.
+        double const serial = transfer + compute + release;
+        theoretical_ += serial - std::max({transfer, compute, release});
+        achieved_ += serial - p.window_ms;
+        window_ += p.window_ms;
         ++passes_;
         wall_total_ += p.wall_ms;
         wall_min_ = passes_ == 1 ? p.wall_ms : std::min(wall_min_, p.wall_ms);
@@ -59,22 +64,28 @@ public:
 
     static constexpr std::size_t median_window = 4096;
 
+    // A figure with no sample behind it is left absent; with no timed pass at
+    // all, so is the whole timing section.
     void fill(stats& s) const {
+        if (passes_ == 0) return;
         timing_stats t;
-        t.cpu_to_gpu_transfer_ms = transfer_;
-        t.pure_computation_ms = compute_;
-        t.transfer_overhead_ms = stall_;
-        std::size_t loads = 0, releases = 0;
+        std::size_t loads = 0, releases = 0, waits = 0;
         for (auto const& l : layers_) {
             loads += l.transfer_n;
             releases += l.release_n;
+            waits += l.stall_n;
+        }
+        t.pure_computation_ms = compute_;
+        if (loads > 0) {
+            t.cpu_to_gpu_transfer_ms = transfer_;
+            t.avg_layer_transfer_ms = transfer_ / static_cast<double>(loads);
+            if (transfer_ > 0) t.h2d_gb_per_s = static_cast<double>(timed_bytes_in_) / (transfer_ * 1e6);
         }
         if (releases > 0) t.gpu_to_cpu_release_ms = release_;
-        t.avg_layer_transfer_ms = loads > 0 ? transfer_ / loads : 0;
+        if (waits > 0) t.transfer_overhead_ms = stall_;
         t.theoretical_async_savings_ms = theoretical_;
         t.achieved_async_savings_ms = achieved_;
-        if (theoretical_ > 0) t.overlap_efficiency = achieved_ / theoretical_;
-        if (transfer_ > 0) t.h2d_gb_per_s = static_cast<double>(timed_bytes_in_) / (transfer_ * 1e6);
+        t.overlap_efficiency = efficiency();
         t.pass_wall = wall_summary();
         s.timing = t;
         for (std::size_t i = 0; i < layers_.size() && i < s.layers.size(); ++i) {
@@ -87,6 +98,10 @@ public:
             out.release_ms = mean(l.release, l.release_n);
         }
     }
+
+    // Overlap could save less than this share of the passes' time: the ratio of
+    // two small, noisy numbers would tell nothing, so no efficiency is given.
+    static constexpr double least_theoretical_share = 0.05;
 
     std::size_t passes() const noexcept { return passes_; }
     void reset() {
@@ -106,6 +121,13 @@ private:
         ++n;
         pass_total += *v;
     }
+    // Achieved over possible, within [0, 1]: achieved exceeds possible only by
+    // the events' resolution, and falls below zero when the pass took longer
+    // than its engines' work done one after the other (it was bound by the host).
+    std::optional<double> efficiency() const {
+        if (theoretical_ <= 0 || theoretical_ < least_theoretical_share * window_) return std::nullopt;
+        return std::clamp(achieved_ / theoretical_, 0.0, 1.0);
+    }
     static std::optional<double> mean(double sum, std::size_t n) {
         if (n == 0) return std::nullopt;
         return sum / static_cast<double>(n);
@@ -113,7 +135,6 @@ private:
     pass_wall_stats wall_summary() const {
         pass_wall_stats w;
         w.count = passes_;
-        if (passes_ == 0) return w;
         std::vector<double> sorted = recent_walls_;
         std::sort(sorted.begin(), sorted.end());
         std::size_t const mid = sorted.size() / 2;
@@ -130,7 +151,7 @@ private:
     double wall_total_ = 0, wall_min_ = 0, wall_max_ = 0, wall_last_ = 0;
     std::vector<double> recent_walls_;
     std::size_t timed_bytes_in_ = 0;
-    double transfer_ = 0, compute_ = 0, release_ = 0, stall_ = 0, theoretical_ = 0, achieved_ = 0;
+    double transfer_ = 0, compute_ = 0, release_ = 0, stall_ = 0, theoretical_ = 0, achieved_ = 0, window_ = 0;
 };
 
 }  // namespace offload::detail

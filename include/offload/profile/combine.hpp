@@ -38,6 +38,7 @@ struct joined_name {
 template <class Backend, class... Profilers>
 class combined_recorder : private Profilers::template recorder<Backend>... {
 public:
+    static constexpr bool measures_time = (Profilers::template recorder<Backend>::measures_time || ...);
     combined_recorder(Backend& backend, std::size_t layers)
         : Profilers::template recorder<Backend>(backend, layers)... {}
 

@@ -15,6 +15,7 @@ namespace offload {
 template <class Recorder, class Backend>
 concept profile_recorder =
     requires(Recorder& r, std::size_t layer, typename Backend::stream_type s, stats& out) {
+        { Recorder::measures_time } -> std::convertible_to<bool>;
         r.pass_begin(s);
         r.copy_begin(layer, s);
         r.copy_end(layer, std::size_t{}, s);

@@ -3,6 +3,7 @@
 // every wait for weights and every layer's compute, and a pair around each
 // pass. Events are read only once their pass is done: when its record is about
 // to be reused (two passes later) or when stats are asked for.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -24,6 +25,7 @@ class event_recorder {
     using stream = typename Backend::stream_type;
 
 public:
+    static constexpr bool measures_time = true;
     event_recorder(Backend& backend, std::size_t layers) : backend_(backend), totals_(layers) {
         for (auto& r : records_) r.layers.resize(layers);
     }
@@ -51,6 +53,8 @@ public:
             host_reference_ = std::chrono::steady_clock::now();
             reference_recorded_ = true;
         }
+        // Only passes that begin once the trace has its reference are traced.
+        r.traced = trace_ != nullptr;
         mark(r.begin, s);
         r.host_begin = std::chrono::steady_clock::now();
         r.index = next_;
@@ -86,11 +90,7 @@ public:
     void pass_abort() noexcept { current_ = nullptr; }
 
     void fill(stats& out) {
-        // Oldest first, so that per-pass figures keep their order.
-        for (std::size_t k = 0; k < records_.size(); ++k) {
-            auto& r = records_[(next_ + k) % records_.size()];
-            if (r.pending) resolve(r);
-        }
+        resolve_pending();
         totals_.fill(out);
     }
     void reset() {
@@ -102,9 +102,13 @@ public:
         totals_.reset();
     }
 
-    // From now on every resolved pass adds its spans to a trace written to path.
+    // Every pass that begins from now on adds its spans to a trace written to
+    // path; passes already enqueued are measured but not traced.
     void trace_to(std::filesystem::path const& path) {
-        trace_ = std::make_unique<trace_log>(path);
+        auto next = std::make_unique<trace_log>(path);
+        resolve_pending();  // passes traced so far belong to the previous trace, timed from its reference
+        if (trace_) trace_->write();
+        trace_ = std::move(next);
         reference_recorded_ = false;
     }
     trace_log* trace() { return trace_.get(); }
@@ -119,9 +123,18 @@ private:
         event begin{}, end{};
         std::vector<layer_events> layers;
         bool pending = false;
+        bool traced = false;
         std::size_t index = 0;
         std::chrono::steady_clock::time_point host_begin{}, host_end{};
     };
+
+    // Oldest first, so that per-pass figures keep their order.
+    void resolve_pending() {
+        for (std::size_t k = 0; k < records_.size(); ++k) {
+            auto& r = records_[(next_ + k) % records_.size()];
+            if (r.pending) resolve(r);
+        }
+    }
 
     // Events are created the first time a step is timed and reused after that.
     void mark(event& e, stream s) {
@@ -133,6 +146,9 @@ private:
     }
 
     void resolve(pass_record& r) {
+        // A record that cannot be read is dropped, so that it is never counted
+        // twice and does not fail every later pass.
+        r.pending = false;
         backend_.synchronize(r.end);
         offload::detail::measured_pass m;
         m.layers.resize(r.layers.size());
@@ -148,9 +164,15 @@ private:
             if (l.released) out.release_ms = backend_.elapsed_ms(l.release_begin, l.release_end);
         }
         m.wall_ms = backend_.elapsed_ms(r.begin, r.end);
+        // Copies run ahead of the compute stream: the first may start before the pass does.
+        m.window_ms = m.wall_ms;
+        for (auto const& l : r.layers)
+            if (l.copied) {
+                m.window_ms += std::max(0.0, -backend_.elapsed_ms(r.begin, l.copy_begin));
+                break;
+            }
         totals_.add(m);
-        if (trace_) add_spans(r);
-        r.pending = false;
+        if (r.traced && trace_) add_spans(r);
     }
 
     void add_spans(pass_record const& r) {

@@ -14,6 +14,7 @@ struct none {
 
     template <class Backend>
     struct recorder {
+        static constexpr bool measures_time = false;
         explicit recorder(Backend&, std::size_t /*layers*/) noexcept {}
         template <class Stream> void pass_begin(Stream) noexcept {}
         template <class Stream> void copy_begin(std::size_t, Stream) noexcept {}
