@@ -113,11 +113,11 @@ private:
 inline void read_rope(config_reader const& r, config& c) {
     std::optional<config_reader> rope;
     if (r.find("rope_parameters")) {
-        rope = r.object("rope_parameters");
+        rope.emplace(r.object("rope_parameters"));
         c.rope_theta = rope->find("rope_theta") ? rope->positive("rope_theta") : r.positive("rope_theta");
     } else {
         c.rope_theta = r.find("rope_theta") ? r.positive("rope_theta") : 10000.0;  // LlamaConfig's default
-        if (r.find("rope_scaling")) rope = r.object("rope_scaling");
+        if (r.find("rope_scaling")) rope.emplace(r.object("rope_scaling"));
     }
     if (!rope) return;
     // Older files say "type" where newer ones say "rope_type".
