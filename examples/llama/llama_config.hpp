@@ -114,7 +114,9 @@ inline void read_rope(config_reader const& r, config& c) {
     std::optional<config_reader> rope;
     if (r.find("rope_parameters")) {
         rope.emplace(r.object("rope_parameters"));
-        c.rope_theta = rope->find("rope_theta") ? rope->positive("rope_theta") : r.positive("rope_theta");
+        // transformers 5 keeps rope_theta inside; a file may still have it beside.
+        c.rope_theta = rope->find("rope_theta") || !r.find("rope_theta") ? rope->positive("rope_theta")
+                                                                         : r.positive("rope_theta");
     } else {
         c.rope_theta = r.find("rope_theta") ? r.positive("rope_theta") : 10000.0;  // LlamaConfig's default
         if (r.find("rope_scaling")) rope.emplace(r.object("rope_scaling"));
