@@ -17,12 +17,12 @@
 #include "llama_rope.hpp"
 
 // cuBLAS calls, as OFFLOAD_CUDA_TRY does for the runtime: file, line, status name and text, what was being done.
-#define LLAMA_CUBLAS_TRY(call, operation)                                                               \
-    do {                                                                                                \
-        cublasStatus_t const llama_status_ = (call);                                                    \
-        if (llama_status_ != CUBLAS_STATUS_SUCCESS)                                                     \
-            throw ::offload::backend_error(__FILE__, __LINE__, cublasGetStatusName(llama_status_),      \
-                                           cublasGetStatusString(llama_status_), (operation));          \
+#define LLAMA_CUBLAS_TRY(call, operation)                                                          \
+    do {                                                                                           \
+        cublasStatus_t const llama_status_ = (call);                                               \
+        if (llama_status_ != CUBLAS_STATUS_SUCCESS)                                                \
+            throw ::offload::backend_error(__FILE__, __LINE__, cublasGetStatusName(llama_status_), \
+                                           cublasGetStatusString(llama_status_), (operation));     \
     } while (false)
 
 // A kernel launch: configuration errors show at once, faults at the next synchronising call.
@@ -262,6 +262,10 @@ __global__ void argmax_kernel(float const* __restrict__ logits, int n, std::int3
     if (lane == 0) *out = best_index;
 }
 
+// What was being done, for an error message: built only when a call fails, so
+// that a decode step does no string work.
+std::string in_layer(std::size_t layer, char const* what) { return "layer " + std::to_string(layer) + ": " + what; }
+
 unsigned grid_for(std::size_t work_items) {
     std::size_t const blocks = (work_items + elementwise_threads - 1) / elementwise_threads;
     std::size_t const cap = std::size_t{1} << 20;  // the loop is grid-stride
@@ -272,22 +276,21 @@ unsigned grid_for(std::size_t work_items) {
 constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
 
 void check_shape(config const& c, std::size_t max_tokens) {
-    auto fail = [](std::string const& what) {
-        throw offload::configuration_error("llama::cuda_engine: " + what);
-    };
+    auto fail = [](std::string const& what) { throw offload::configuration_error("llama::cuda_engine: " + what); };
     if (c.head_dim == 0 || c.head_dim % 2 != 0 || c.head_dim > static_cast<std::size_t>(max_head_dim))
         fail("head_dim must be even and at most " + std::to_string(max_head_dim) + ", got " +
              std::to_string(c.head_dim));
     if (c.num_key_value_heads == 0 || c.num_attention_heads % c.num_key_value_heads != 0)
-        fail("num_key_value_heads (" + std::to_string(c.num_key_value_heads) +
-             ") must divide num_attention_heads (" + std::to_string(c.num_attention_heads) + ")");
+        fail("num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ") must divide num_attention_heads (" +
+             std::to_string(c.num_attention_heads) + ")");
     if (max_tokens == 0) fail("max_tokens must be at least 1");
     // cuBLAS takes int sizes and leading dimensions; the kernels index heads and rows with int too.
     auto const limit = static_cast<std::size_t>(INT_MAX);
-    std::pair<char const*, std::size_t> const sizes[] = {
-        {"hidden_size", c.hidden_size},         {"intermediate_size * 2", 2 * c.intermediate_size},
-        {"vocab_size", c.vocab_size},           {"q + k + v features", c.q_size() + 2 * c.kv_size()},
-        {"max_tokens", max_tokens}};
+    std::pair<char const*, std::size_t> const sizes[] = {{"hidden_size", c.hidden_size},
+                                                         {"intermediate_size * 2", 2 * c.intermediate_size},
+                                                         {"vocab_size", c.vocab_size},
+                                                         {"q + k + v features", c.q_size() + 2 * c.kv_size()},
+                                                         {"max_tokens", max_tokens}};
     for (auto const& [name, value] : sizes)
         if (value == 0 || value > limit)
             fail(std::string(name) + " must be between 1 and " + std::to_string(limit) + ", got " +
@@ -324,9 +327,8 @@ cuda_engine::cuda_engine(config const& c, std::map<std::string, offload::safeten
     check_shape(c_, max_tokens_);
     auto const& embed = outside_tensor(outside, embed_tokens_name, {c_.vocab_size, c_.hidden_size});
     auto const& norm = outside_tensor(outside, final_norm_name, {c_.hidden_size});
-    auto const* head = c_.tie_word_embeddings
-                           ? nullptr
-                           : &outside_tensor(outside, lm_head_name, {c_.vocab_size, c_.hidden_size});
+    auto const* head =
+        c_.tie_word_embeddings ? nullptr : &outside_tensor(outside, lm_head_name, {c_.vocab_size, c_.hidden_size});
     try {
         cublasHandle_t handle = nullptr;
         LLAMA_CUBLAS_TRY(cublasCreate(&handle), "creating the cuBLAS handle");
@@ -366,12 +368,12 @@ cuda_engine::cuda_engine(config const& c, std::map<std::string, offload::safeten
         device_tokens_ = static_cast<std::int32_t*>(allocate(n * sizeof(std::int32_t), "the token ids"));
         device_argmax_ = static_cast<std::int32_t*>(allocate(sizeof(std::int32_t), "the argmax"));
 
-        OFFLOAD_CUDA_TRY(cudaHostAlloc(reinterpret_cast<void**>(&host_tokens_), n * sizeof(std::int32_t),
-                                       cudaHostAllocDefault),
-                         "allocating page-locked staging for the token ids");
-        OFFLOAD_CUDA_TRY(cudaHostAlloc(reinterpret_cast<void**>(&host_argmax_), sizeof(std::int32_t),
-                                       cudaHostAllocDefault),
-                         "allocating page-locked staging for the argmax");
+        OFFLOAD_CUDA_TRY(
+            cudaHostAlloc(reinterpret_cast<void**>(&host_tokens_), n * sizeof(std::int32_t), cudaHostAllocDefault),
+            "allocating page-locked staging for the token ids");
+        OFFLOAD_CUDA_TRY(
+            cudaHostAlloc(reinterpret_cast<void**>(&host_argmax_), sizeof(std::int32_t), cudaHostAllocDefault),
+            "allocating page-locked staging for the argmax");
         OFFLOAD_CUDA_TRY(cudaEventCreateWithFlags(&tokens_copied_, cudaEventDisableTiming),
                          "creating the token-copy event");
         // The uploads read the caller's mapping: done before the constructor returns.
@@ -415,8 +417,8 @@ void* cuda_engine::allocate(std::size_t bytes, char const* what) {
         cudaGetLastError();
         throw offload::out_of_memory(std::string("allocating llama::cuda_engine's ") + what, bytes, free_bytes);
     }
-    OFFLOAD_CUDA_TRY(status, std::string("allocating llama::cuda_engine's ") + what + " (" + std::to_string(bytes) +
-                                 " bytes)");
+    OFFLOAD_CUDA_TRY(status,
+                     std::string("allocating llama::cuda_engine's ") + what + " (" + std::to_string(bytes) + " bytes)");
     allocations_.push_back(p);
     device_bytes_ += bytes;
     return p;
@@ -428,14 +430,14 @@ void* cuda_engine::allocate(std::size_t bytes, char const* what) {
 // bf16 in, fp32 accumulation, bf16 or fp32 out.
 void cuda_engine::gemm(void const* weight, std::size_t out_features, std::size_t in_features, void const* input,
                        std::size_t input_stride, void* output, std::size_t output_stride, std::size_t rows,
-                       bool fp32_output, char const* what) {
+                       bool fp32_output, std::size_t layer, char const* what) {
     float const one = 1.0f, zero = 0.0f;
-    LLAMA_CUBLAS_TRY(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out_features),
-                                  static_cast<int>(rows), static_cast<int>(in_features), &one, weight, CUDA_R_16BF,
-                                  static_cast<int>(in_features), input, CUDA_R_16BF, static_cast<int>(input_stride),
-                                  &zero, output, fp32_output ? CUDA_R_32F : CUDA_R_16BF,
-                                  static_cast<int>(output_stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                     what);
+    LLAMA_CUBLAS_TRY(
+        cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out_features), static_cast<int>(rows),
+                     static_cast<int>(in_features), &one, weight, CUDA_R_16BF, static_cast<int>(in_features), input,
+                     CUDA_R_16BF, static_cast<int>(input_stride), &zero, output, fp32_output ? CUDA_R_32F : CUDA_R_16BF,
+                     static_cast<int>(output_stride), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        layer == no_layer ? std::string(what) : in_layer(layer, what));
 }
 
 void cuda_engine::begin(std::span<std::int32_t const> tokens, std::size_t start_position) {
@@ -457,8 +459,9 @@ void cuda_engine::begin(std::span<std::int32_t const> tokens, std::size_t start_
     // The staging still feeds the previous step's copy until that copy has run.
     OFFLOAD_CUDA_TRY(cudaEventSynchronize(tokens_copied_), "waiting for the previous token copy");
     std::memcpy(host_tokens_, tokens.data(), tokens.size_bytes());
-    OFFLOAD_CUDA_TRY(cudaMemcpyAsync(device_tokens_, host_tokens_, tokens.size_bytes(), cudaMemcpyHostToDevice, stream_),
-                     "copying the token ids to the device");
+    OFFLOAD_CUDA_TRY(
+        cudaMemcpyAsync(device_tokens_, host_tokens_, tokens.size_bytes(), cudaMemcpyHostToDevice, stream_),
+        "copying the token ids to the device");
     OFFLOAD_CUDA_TRY(cudaEventRecord(tokens_copied_, stream_), "recording the token-copy event");
     embed_kernel<<<static_cast<unsigned>(tokens.size()), row_threads, 0, stream_>>>(
         device_tokens_, static_cast<bf16 const*>(embed_tokens_), static_cast<bf16*>(x_), c_.hidden_size);
@@ -481,8 +484,8 @@ void cuda_engine::layer(std::size_t i, layer_pointers const& w) {
             (in_step_ ? "out of order (expected layer " + std::to_string(next_layer_) + ")" : "outside a step"));
     if (i >= c_.num_hidden_layers)
         throw offload::configuration_error("llama::cuda_engine::layer: layer " + std::to_string(i) +
-                                           " does not exist (the config has " +
-                                           std::to_string(c_.num_hidden_layers) + ")");
+                                           " does not exist (the config has " + std::to_string(c_.num_hidden_layers) +
+                                           ")");
     std::size_t const tokens = step_tokens_, hidden = c_.hidden_size, q = c_.q_size(), kv = c_.kv_size();
     std::size_t const ffn = c_.intermediate_size, qkv_stride = q + 2 * kv;
     auto const weights = [&w](layer_buffer b) { return static_cast<bf16 const*>(w[b]); };
@@ -491,27 +494,24 @@ void cuda_engine::layer(std::size_t i, layer_pointers const& w) {
     auto* normed = static_cast<bf16*>(normed_);
     auto* qkv = static_cast<bf16*>(qkv_);
     auto const eps = static_cast<float>(c_.rms_norm_eps);
-    std::string const layer_name = "layer " + std::to_string(i) + ": ";
 
     add_rmsnorm_kernel<<<static_cast<unsigned>(tokens), row_threads, 0, stream_>>>(
         x, delta_pending_ ? delta : nullptr, weights(input_layernorm), normed, hidden, eps);
-    LLAMA_LAUNCH_CHECK(layer_name + "launching the input RMSNorm kernel");
+    LLAMA_LAUNCH_CHECK(in_layer(i, "launching the input RMSNorm kernel"));
 
-    // q, k and v in one GEMM when their weights lie back to back (as they do in
-    // an offloader's slot and in a resident layer), else one GEMM each.
+    // q, k and v in one GEMM when their weights lie back to back (as in an
+    // offloader's slot when their sizes are multiples of its 256-byte
+    // alignment), else one GEMM each; the same for gate and up below.
     auto const* q_bytes = static_cast<char const*>(w[q_proj]);
     bool const qkv_adjacent = static_cast<char const*>(w[k_proj]) == q_bytes + q * hidden * sizeof(bf16) &&
                               static_cast<char const*>(w[v_proj]) == q_bytes + (q + kv) * hidden * sizeof(bf16);
     if (qkv_adjacent) {
-        gemm(w[q_proj], qkv_stride, hidden, normed, hidden, qkv, qkv_stride, tokens, false,
-             (layer_name + "running the q, k and v GEMM").c_str());
+        gemm(w[q_proj], qkv_stride, hidden, normed, hidden, qkv, qkv_stride, tokens, false, i,
+             "running the q, k and v GEMM");
     } else {
-        gemm(w[q_proj], q, hidden, normed, hidden, qkv, qkv_stride, tokens, false,
-             (layer_name + "running the q GEMM").c_str());
-        gemm(w[k_proj], kv, hidden, normed, hidden, qkv + q, qkv_stride, tokens, false,
-             (layer_name + "running the k GEMM").c_str());
-        gemm(w[v_proj], kv, hidden, normed, hidden, qkv + q + kv, qkv_stride, tokens, false,
-             (layer_name + "running the v GEMM").c_str());
+        gemm(w[q_proj], q, hidden, normed, hidden, qkv, qkv_stride, tokens, false, i, "running the q GEMM");
+        gemm(w[k_proj], kv, hidden, normed, hidden, qkv + q, qkv_stride, tokens, false, i, "running the k GEMM");
+        gemm(w[v_proj], kv, hidden, normed, hidden, qkv + q + kv, qkv_stride, tokens, false, i, "running the v GEMM");
     }
 
     auto* k_cache = static_cast<bf16*>(kv_cache_) + i * 2 * kv * max_tokens_;
@@ -520,35 +520,32 @@ void cuda_engine::layer(std::size_t i, layer_pointers const& w) {
     int const head_dim = static_cast<int>(c_.head_dim);
     rope_append_kernel<<<static_cast<unsigned>(tokens), row_threads, 0, stream_>>>(
         qkv, k_cache, v_cache, inv_freq_, step_start_, q_heads, kv_heads, head_dim, max_tokens_);
-    LLAMA_LAUNCH_CHECK(layer_name + "launching the RoPE and KV-cache kernel");
+    LLAMA_LAUNCH_CHECK(in_layer(i, "launching the RoPE and KV-cache kernel"));
     float const scale = 1.0f / std::sqrt(static_cast<float>(c_.head_dim));
     attention_kernel<<<dim3(static_cast<unsigned>(q_heads), static_cast<unsigned>(tokens)), attention_warps * 32, 0,
                        stream_>>>(qkv, k_cache, v_cache, static_cast<bf16*>(attn_), step_start_, q_heads, kv_heads,
                                   head_dim, max_tokens_, scale);
-    LLAMA_LAUNCH_CHECK(layer_name + "launching the attention kernel");
-    gemm(w[o_proj], hidden, q, attn_, q, delta, hidden, tokens, false, (layer_name + "running the o GEMM").c_str());
+    LLAMA_LAUNCH_CHECK(in_layer(i, "launching the attention kernel"));
+    gemm(w[o_proj], hidden, q, attn_, q, delta, hidden, tokens, false, i, "running the o GEMM");
 
     add_rmsnorm_kernel<<<static_cast<unsigned>(tokens), row_threads, 0, stream_>>>(
         x, delta, weights(post_attention_layernorm), normed, hidden, eps);
-    LLAMA_LAUNCH_CHECK(layer_name + "launching the post-attention RMSNorm kernel");
+    LLAMA_LAUNCH_CHECK(in_layer(i, "launching the post-attention RMSNorm kernel"));
 
     auto* gate_up = static_cast<bf16*>(gate_up_);
     bool const gate_up_adjacent =
         static_cast<char const*>(w[up_proj]) == static_cast<char const*>(w[gate_proj]) + ffn * hidden * sizeof(bf16);
     if (gate_up_adjacent) {
-        gemm(w[gate_proj], 2 * ffn, hidden, normed, hidden, gate_up, 2 * ffn, tokens, false,
-             (layer_name + "running the gate and up GEMM").c_str());
+        gemm(w[gate_proj], 2 * ffn, hidden, normed, hidden, gate_up, 2 * ffn, tokens, false, i,
+             "running the gate and up GEMM");
     } else {
-        gemm(w[gate_proj], ffn, hidden, normed, hidden, gate_up, 2 * ffn, tokens, false,
-             (layer_name + "running the gate GEMM").c_str());
-        gemm(w[up_proj], ffn, hidden, normed, hidden, gate_up + ffn, 2 * ffn, tokens, false,
-             (layer_name + "running the up GEMM").c_str());
+        gemm(w[gate_proj], ffn, hidden, normed, hidden, gate_up, 2 * ffn, tokens, false, i, "running the gate GEMM");
+        gemm(w[up_proj], ffn, hidden, normed, hidden, gate_up + ffn, 2 * ffn, tokens, false, i, "running the up GEMM");
     }
     std::size_t const n = tokens * ffn;
     silu_mul_kernel<<<grid_for(n), elementwise_threads, 0, stream_>>>(gate_up, static_cast<bf16*>(act_), ffn, n);
-    LLAMA_LAUNCH_CHECK(layer_name + "launching the SiLU(gate) * up kernel");
-    gemm(w[down_proj], hidden, ffn, act_, ffn, delta, hidden, tokens, false,
-         (layer_name + "running the down GEMM").c_str());
+    LLAMA_LAUNCH_CHECK(in_layer(i, "launching the SiLU(gate) * up kernel"));
+    gemm(w[down_proj], hidden, ffn, act_, ffn, delta, hidden, tokens, false, i, "running the down GEMM");
 
     delta_pending_ = true;
     ++next_layer_;
@@ -556,11 +553,10 @@ void cuda_engine::layer(std::size_t i, layer_pointers const& w) {
 
 void cuda_engine::finish(std::vector<float>* all_logits) {
     if (!in_step_ || next_layer_ != c_.num_hidden_layers)
-        throw offload::configuration_error(
-            "llama::cuda_engine::finish: " +
-            (in_step_ ? "after " + std::to_string(next_layer_) + " of " + std::to_string(c_.num_hidden_layers) +
-                            " layers"
-                      : std::string("outside a step")));
+        throw offload::configuration_error("llama::cuda_engine::finish: " +
+                                           (in_step_ ? "after " + std::to_string(next_layer_) + " of " +
+                                                           std::to_string(c_.num_hidden_layers) + " layers"
+                                                     : std::string("outside a step")));
     std::size_t const hidden = c_.hidden_size, vocab = c_.vocab_size;
     // Only the rows whose logits are wanted: every token's, or the last one's.
     std::size_t const rows = all_logits != nullptr ? step_tokens_ : 1;
@@ -570,7 +566,7 @@ void cuda_engine::finish(std::vector<float>* all_logits) {
         static_cast<bf16*>(x_) + first * hidden, static_cast<bf16 const*>(delta_) + first * hidden,
         static_cast<bf16 const*>(final_norm_), normed, hidden, static_cast<float>(c_.rms_norm_eps));
     LLAMA_LAUNCH_CHECK("launching the final RMSNorm kernel");
-    gemm(lm_head_, vocab, hidden, normed, hidden, logits_, vocab, rows, true, "running the lm_head GEMM");
+    gemm(lm_head_, vocab, hidden, normed, hidden, logits_, vocab, rows, true, no_layer, "running the lm_head GEMM");
 
     in_step_ = false;
     cached_positions_ = step_start_ + step_tokens_;
@@ -578,9 +574,9 @@ void cuda_engine::finish(std::vector<float>* all_logits) {
     logits_ready_ = true;
     if (all_logits == nullptr) return;
     all_logits->resize(rows * vocab);
-    OFFLOAD_CUDA_TRY(cudaMemcpyAsync(all_logits->data(), logits_, rows * vocab * sizeof(float), cudaMemcpyDeviceToHost,
-                                     stream_),
-                     "copying the logits to the host");
+    OFFLOAD_CUDA_TRY(
+        cudaMemcpyAsync(all_logits->data(), logits_, rows * vocab * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+        "copying the logits to the host");
     OFFLOAD_CUDA_TRY(cudaStreamSynchronize(stream_), "waiting for the logits");
 }
 
@@ -590,9 +586,9 @@ std::int32_t cuda_engine::next_token() {
     argmax_kernel<<<1, argmax_threads, 0, stream_>>>(logits_ + logits_row_ * c_.vocab_size,
                                                      static_cast<int>(c_.vocab_size), device_argmax_);
     LLAMA_LAUNCH_CHECK("launching the argmax kernel");
-    OFFLOAD_CUDA_TRY(cudaMemcpyAsync(host_argmax_, device_argmax_, sizeof(std::int32_t), cudaMemcpyDeviceToHost,
-                                     stream_),
-                     "copying the argmax to the host");
+    OFFLOAD_CUDA_TRY(
+        cudaMemcpyAsync(host_argmax_, device_argmax_, sizeof(std::int32_t), cudaMemcpyDeviceToHost, stream_),
+        "copying the argmax to the host");
     OFFLOAD_CUDA_TRY(cudaStreamSynchronize(stream_), "waiting for the argmax");
     return *host_argmax_;
 }

@@ -70,10 +70,13 @@ public:
     std::size_t device_bytes() const noexcept { return device_bytes_; }
 
 private:
+    static constexpr std::size_t no_layer = static_cast<std::size_t>(-1);
+
     void* allocate(std::size_t bytes, char const* what);
+    // output[rows][out] = input[rows][in] weight^T; `what` (in `layer`, unless no_layer) names it in errors.
     void gemm(void const* weight, std::size_t out_features, std::size_t in_features, void const* input,
               std::size_t input_stride, void* output, std::size_t output_stride, std::size_t rows, bool fp32_output,
-              char const* what);
+              std::size_t layer, char const* what);
     void release() noexcept;
 
     config c_;
@@ -90,15 +93,15 @@ private:
     float* inv_freq_ = nullptr;  // [head_dim / 2], from rope_theta and the llama3 scaling
 
     // Activations of one step, bf16 unless said otherwise, row-major [max_tokens][...].
-    void* x_ = nullptr;        // the residual stream [hidden]
-    void* delta_ = nullptr;    // a sublayer's output, not yet added to x_ [hidden]
-    void* normed_ = nullptr;   // RMSNorm of x_ [hidden]
-    void* qkv_ = nullptr;      // q, k, v of each token side by side [q_size + 2 kv_size]
-    void* attn_ = nullptr;     // attention output [q_size]
-    void* gate_up_ = nullptr;  // gate and up side by side [2 intermediate]
-    void* act_ = nullptr;      // silu(gate) * up [intermediate]
-    float* logits_ = nullptr;  // fp32 [vocab]
-    void* kv_cache_ = nullptr; // [layer][k, v][kv head][position][head_dim]
+    void* x_ = nullptr;         // the residual stream [hidden]
+    void* delta_ = nullptr;     // a sublayer's output, not yet added to x_ [hidden]
+    void* normed_ = nullptr;    // RMSNorm of x_ [hidden]
+    void* qkv_ = nullptr;       // q, k, v of each token side by side [q_size + 2 kv_size]
+    void* attn_ = nullptr;      // attention output [q_size]
+    void* gate_up_ = nullptr;   // gate and up side by side [2 intermediate]
+    void* act_ = nullptr;       // silu(gate) * up [intermediate]
+    float* logits_ = nullptr;   // fp32 [vocab]
+    void* kv_cache_ = nullptr;  // [layer][k, v][kv head][position][head_dim]
     std::int32_t* device_tokens_ = nullptr;
     std::int32_t* device_argmax_ = nullptr;
     void* workspace_ = nullptr;
@@ -114,9 +117,9 @@ private:
     std::size_t step_start_ = 0;
     std::size_t next_layer_ = 0;
     bool in_step_ = false;
-    bool delta_pending_ = false;       // delta_ is still to be added to x_
-    std::size_t cached_positions_ = 0; // positions whose keys and values every layer holds
-    std::size_t logits_row_ = 0;       // the row of logits_ that holds the last token's
+    bool delta_pending_ = false;        // delta_ is still to be added to x_
+    std::size_t cached_positions_ = 0;  // positions whose keys and values every layer holds
+    std::size_t logits_row_ = 0;        // the row of logits_ that holds the last token's
     bool logits_ready_ = false;
 };
 
