@@ -45,6 +45,7 @@ constexpr int attention_warps = 8;
 constexpr int max_head_dim = 128;
 constexpr int head_dims_per_lane = max_head_dim / 32;
 constexpr int argmax_threads = 1024;
+constexpr std::size_t max_step_tokens = 65535;
 
 // x[t] = embed_tokens[tokens[t]], one block per token.
 __global__ void embed_kernel(std::int32_t const* __restrict__ tokens, bf16 const* __restrict__ table,
@@ -283,14 +284,16 @@ void check_shape(config const& c, std::size_t max_tokens) {
     if (c.num_key_value_heads == 0 || c.num_attention_heads % c.num_key_value_heads != 0)
         fail("num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ") must divide num_attention_heads (" +
              std::to_string(c.num_attention_heads) + ")");
-    if (max_tokens == 0) fail("max_tokens must be at least 1");
+    // The attention grid has a block row per token, and a grid has at most 65535 rows.
+    if (max_tokens == 0 || max_tokens > max_step_tokens)
+        fail("max_tokens must be between 1 and " + std::to_string(max_step_tokens) + ", got " +
+             std::to_string(max_tokens));
     // cuBLAS takes int sizes and leading dimensions; the kernels index heads and rows with int too.
     auto const limit = static_cast<std::size_t>(INT_MAX);
     std::pair<char const*, std::size_t> const sizes[] = {{"hidden_size", c.hidden_size},
                                                          {"intermediate_size * 2", 2 * c.intermediate_size},
                                                          {"vocab_size", c.vocab_size},
-                                                         {"q + k + v features", c.q_size() + 2 * c.kv_size()},
-                                                         {"max_tokens", max_tokens}};
+                                                         {"q + k + v features", c.q_size() + 2 * c.kv_size()}};
     for (auto const& [name, value] : sizes)
         if (value == 0 || value > limit)
             fail(std::string(name) + " must be between 1 and " + std::to_string(limit) + ", got " +

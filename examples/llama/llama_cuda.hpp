@@ -41,8 +41,9 @@ public:
     // Copies embed_tokens, the final norm and lm_head (embed_tokens when
     // tie_word_embeddings) from `outside` to the device (bf16, shapes as
     // transformers saves them), and allocates activations for max_tokens tokens
-    // a step and a KV cache of max_tokens positions a layer. Uses the current
-    // device; waits for its own copies before returning.
+    // a step and a KV cache of max_tokens positions a layer (max_tokens from 1
+    // to 65535; head_dim even, at most 128). Uses the current device; waits for
+    // its own copies before returning.
     cuda_engine(config const& c, std::map<std::string, offload::safetensors::tensor_view> const& outside,
                 std::size_t max_tokens, cudaStream_t stream);
     ~cuda_engine();  // waits for the stream, frees everything; never throws
