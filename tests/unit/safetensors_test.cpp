@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <offload/offload.hpp>
@@ -246,6 +248,14 @@ TEST(safetensors_bad_file, a_path_or_directory_without_a_checkpoint) {
     expect_error(st::error_kind::not_found, dir.path(), "", [&] { st::checkpoint::open(dir.path()); });
     expect_error(st::error_kind::not_found, dir / "none.safetensors", "",
                  [&] { st::checkpoint::open(dir / "none.safetensors"); });
+}
+
+TEST(safetensors_bad_file, a_path_that_is_not_a_regular_file) {
+    // A FIFO would block an ordinary open until a writer came.
+    w::scratch_dir dir;
+    auto const fifo = dir / "fifo.safetensors";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    expect_error(st::error_kind::io, fifo, "", [&] { st::checkpoint::open(fifo); });
 }
 
 TEST(safetensors_bad_index, a_shard_named_in_the_index_but_absent) {
