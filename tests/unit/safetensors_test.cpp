@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -110,16 +113,50 @@ TEST(safetensors, the_checkpoint_moves_with_its_mappings) {
               7.0f);
 }
 
+// Lines of /proc/self/maps that map `file`.
+std::size_t mappings_of(std::filesystem::path const& file) {
+    std::ifstream maps("/proc/self/maps");
+    std::size_t n = 0;
+    for (std::string line; std::getline(maps, line);) n += line.ends_with(" " + file.string());
+    return n;
+}
+
+TEST(safetensors, the_files_are_unmapped_with_the_checkpoint) {
+    w::scratch_dir dir;
+    w::write_sharded(dir.path(), {{w::bf16("x", {1}, {1})}, {w::bf16("y", {1}, {2})}});
+    auto const shard = dir / w::shard_name(1, 2);
+    {
+        auto const ckpt = st::checkpoint::open(dir.path());
+        EXPECT_EQ(mappings_of(shard), 1u);
+        EXPECT_EQ(mappings_of(dir / "model.safetensors.index.json"), 0u);  // read, then let go
+    }
+    EXPECT_EQ(mappings_of(shard), 0u);
+}
+
+TEST(safetensors, a_directory_with_an_index_is_read_through_the_index) {
+    w::scratch_dir dir;
+    w::write_sharded(dir.path(), {{w::bf16("sharded", {1}, {1})}});
+    w::write_file(dir / "model.safetensors", {w::bf16("single", {1}, {1})});
+    EXPECT_TRUE(st::checkpoint::open(dir.path()).contains("sharded"));
+}
+
 // ---- bad files --------------------------------------------------------------
 
 // Writes a file whose header is `header` (raw JSON text) and whose data is
 // `data_bytes` bytes, and expects opening it to fail as said.
+// `says`, if given, is a part of the message that tells this check from
+// others of the same kind.
 void expect_bad_header(std::string const& header, std::size_t data_bytes, st::error_kind kind,
-                       std::string const& tensor) {
+                       std::string const& tensor, std::string const& says = "") {
     w::scratch_dir dir;
     auto const file = dir / "bad.safetensors";
     w::write_bytes(file, w::file_bytes(header, std::vector<std::byte>(data_bytes)));
     expect_error(kind, file, tensor, [&] { st::checkpoint::open(file); });
+    try {
+        st::checkpoint::open(file);
+    } catch (st::error const& e) {
+        EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
 }
 
 TEST(safetensors_bad_file, shorter_than_the_length_field) {
@@ -167,8 +204,8 @@ TEST(safetensors_bad_file, a_header_length_beyond_the_limit) {
 }
 
 TEST(safetensors_bad_file, a_header_that_is_not_json_or_not_an_object) {
-    expect_bad_header("{\"a\": {\"dtype\": \"BF16\", ", 0, st::error_kind::header_json, "");
-    expect_bad_header("[1, 2, 3]", 0, st::error_kind::header_json, "");
+    expect_bad_header("{\"a\": {\"dtype\": \"BF16\", ", 0, st::error_kind::header_json, "", "not valid JSON");
+    expect_bad_header("[1, 2, 3]", 0, st::error_kind::header_json, "", "not a JSON object");
     expect_bad_header("", 0, st::error_kind::header_json, "");
     expect_bad_header("{\"\xff\xfe\": {}}", 0, st::error_kind::header_json, "");  // not UTF-8
 }
@@ -193,24 +230,25 @@ TEST(safetensors_bad_file, offsets_out_of_range) {
     expect_bad_header(R"({"t": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}})", 3,
                       st::error_kind::truncated, "t");
     expect_bad_header(R"({"t": {"dtype": "BF16", "shape": [0], "data_offsets": [4, 2]}})", 4,
-                      st::error_kind::offsets, "t");
+                      st::error_kind::offsets, "t", "end before they begin");
 }
 
 TEST(safetensors_bad_file, offsets_overlapping_leaving_holes_or_a_tail) {
     auto const k = st::error_kind::offsets;
     expect_bad_header(R"({"a": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]},
                           "b": {"dtype": "BF16", "shape": [2], "data_offsets": [2, 6]}})",
-                      6, k, "b");
+                      6, k, "b", "overlap");
     expect_bad_header(R"({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]},
                           "b": {"dtype": "BF16", "shape": [1], "data_offsets": [4, 6]}})",
-                      6, k, "b");
-    expect_bad_header(R"({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [2, 4]}})", 4, k, "a");
-    expect_bad_header(R"({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]}})", 4, k, "a");
+                      6, k, "b", "hole");
+    expect_bad_header(R"({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [2, 4]}})", 4, k, "a", "hole");
+    expect_bad_header(R"({"a": {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]}})", 4, k, "a",
+                      "belong to no tensor");
 }
 
 TEST(safetensors_bad_file, offsets_not_matching_shape_times_dtype_size) {
     expect_bad_header(R"({"t": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 8]}})", 8,
-                      st::error_kind::offsets, "t");
+                      st::error_kind::offsets, "t", "needs 16");
 }
 
 TEST(safetensors_bad_file, an_unknown_dtype_is_named) {
@@ -246,6 +284,14 @@ TEST(safetensors_bad_file, a_path_or_directory_without_a_checkpoint) {
     expect_error(st::error_kind::not_found, dir.path(), "", [&] { st::checkpoint::open(dir.path()); });
     expect_error(st::error_kind::not_found, dir / "none.safetensors", "",
                  [&] { st::checkpoint::open(dir / "none.safetensors"); });
+}
+
+TEST(safetensors_bad_file, a_path_that_is_not_a_regular_file) {
+    // A FIFO would block an ordinary open until a writer came.
+    w::scratch_dir dir;
+    auto const fifo = dir / "fifo.safetensors";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    expect_error(st::error_kind::io, fifo, "", [&] { st::checkpoint::open(fifo); });
 }
 
 TEST(safetensors_bad_index, a_shard_named_in_the_index_but_absent) {
@@ -286,7 +332,7 @@ TEST(safetensors_bad_index, an_index_that_is_not_json_or_lacks_weight_map) {
 TEST(safetensors_bad_index, a_shard_outside_the_index_directory) {
     w::scratch_dir dir;
     auto const index = dir / "model.safetensors.index.json";
-    for (std::string shard : {"../model.safetensors", "/etc/passwd", "sub/m.safetensors", "", ".."}) {
+    for (std::string shard : {"../model.safetensors", "/etc/passwd", "sub/m.safetensors", "", ".", ".."}) {
         w::write_text(index, R"({"weight_map": {"x": ")" + shard + "\"}}");
         expect_error(st::error_kind::index, index, "x", [&] { st::checkpoint::open(dir.path()); });
     }
@@ -424,6 +470,9 @@ TEST(safetensors_layers, a_malformed_spec_is_a_configuration_error) {
     EXPECT_THROW(st::build_layers(ckpt, layered_spec(0)), offload::configuration_error);
     spec = layered_spec();
     spec.tensors.push_back(spec.tensors[0]);
+    EXPECT_THROW(st::build_layers(ckpt, spec), offload::configuration_error);
+    spec = layered_spec();
+    spec.tensors[0].shape = {8, 0};
     EXPECT_THROW(st::build_layers(ckpt, spec), offload::configuration_error);
 }
 

@@ -26,6 +26,25 @@ enum class error_kind {
     layer_mismatch,  // build_layers: a layer tensor's shape or dtype is not the expected one, or is not expected
 };
 
+constexpr char const* error_kind_name(error_kind k) noexcept {
+    switch (k) {
+        case error_kind::not_found: return "not_found";
+        case error_kind::io: return "io";
+        case error_kind::truncated: return "truncated";
+        case error_kind::header_length: return "header_length";
+        case error_kind::header_json: return "header_json";
+        case error_kind::field_type: return "field_type";
+        case error_kind::offsets: return "offsets";
+        case error_kind::dtype: return "dtype";
+        case error_kind::shape_overflow: return "shape_overflow";
+        case error_kind::missing_tensor: return "missing_tensor";
+        case error_kind::missing_shard: return "missing_shard";
+        case error_kind::index: return "index";
+        case error_kind::layer_mismatch: return "layer_mismatch";
+    }
+    return "unknown";
+}
+
 struct error : offload::error {
     error(error_kind kind, std::filesystem::path file, std::string tensor, std::string const& problem)
         : offload::error(message(file, tensor, problem)), kind(kind), file(std::move(file)), tensor(std::move(tensor)) {}

@@ -22,7 +22,9 @@ namespace offload::safetensors::detail {
 class mapped_file {
 public:
     explicit mapped_file(std::filesystem::path path) : path_(std::move(path)) {
-        int const fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+        // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; the
+        // fstat below then refuses it.
+        int const fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) throw failure("cannot open the file");
         struct stat st {};
         if (::fstat(fd, &st) != 0) {

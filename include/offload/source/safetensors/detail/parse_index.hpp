@@ -31,7 +31,7 @@ inline std::map<std::string, std::string> parse_index(std::string_view text, std
             throw error(error_kind::index, index, std::string(name), "the weight_map entry is not a file name");
         std::string_view const file = shard.get_string();
         std::filesystem::path const as_path(file);
-        if (file.empty() || as_path.has_parent_path() || as_path.is_absolute() || file == "." || file == "..")
+        if (file.empty() || as_path.has_parent_path() || file == "." || file == "..")
             throw error(error_kind::index, index, std::string(name),
                         "the shard \"" + std::string(file) + "\" is not a file name in the index's directory");
         shard_of.emplace(name, file);
