@@ -33,6 +33,7 @@ import array
 import inspect
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -91,7 +92,23 @@ def float9(v):
     return float(f"{v:.9g}")
 
 
-def make_tiny_variant(out_dir, name, tied, storage_dtype, shard_size, seed):
+def tiny_reference(model):
+    """The greedy continuation of TINY_PROMPT and the float32 logits at every position fed."""
+    sequence = list(TINY_PROMPT)
+    with torch.no_grad():
+        for _ in range(TINY_NEW_TOKENS):
+            logits = model(torch.tensor([sequence])).logits[0, -1]
+            sequence.append(int(torch.argmax(logits)))
+        fed = sequence[:-1]
+        logits = model(torch.tensor([fed])).logits[0].float()
+    generated = sequence[len(TINY_PROMPT):]
+    for k, token in enumerate(generated):
+        if int(torch.argmax(logits[len(TINY_PROMPT) - 1 + k])) != token:
+            sys.exit(f"the greedy token {k} differs between the step-by-step and the full pass")
+    return generated, logits
+
+
+def save_tiny(directory, tied, storage_dtype, shard_size, seed):
     from transformers import LlamaForCausalLM
     torch.manual_seed(seed)
     config = llama_config(dict(TINY, tie_word_embeddings=tied), TINY_ROPE)
@@ -101,34 +118,33 @@ def make_tiny_variant(out_dir, name, tied, storage_dtype, shard_size, seed):
         for pname, p in model.named_parameters():
             if pname.endswith("norm.weight"):
                 p.copy_(1.0 + 0.2 * torch.randn_like(p))
-    directory = os.path.join(out_dir, name)
-    os.makedirs(directory, exist_ok=True)
+    if os.path.exists(directory):
+        shutil.rmtree(directory)
+    os.makedirs(directory)
     model.to(storage_dtype).save_pretrained(directory, max_shard_size=shard_size)
-    for extra in ("generation_config.json",):
-        path = os.path.join(directory, extra)
-        if os.path.exists(path):
-            os.remove(path)
+    path = os.path.join(directory, "generation_config.json")
+    if os.path.exists(path):
+        os.remove(path)
 
-    # The reference is computed from what was saved, read back in float32.
-    reloaded = load(directory, torch.float32)
-    sequence = list(TINY_PROMPT)
-    with torch.no_grad():
-        for _ in range(TINY_NEW_TOKENS):
-            logits = reloaded(torch.tensor([sequence])).logits[0, -1]
-            sequence.append(int(torch.argmax(logits)))
-        fed = sequence[:-1]
-        logits = reloaded(torch.tensor([fed])).logits[0].float()
-    generated = sequence[len(TINY_PROMPT):]
-    for k, token in enumerate(generated):
-        row = logits[len(TINY_PROMPT) - 1 + k]
-        if int(torch.argmax(row)) != token:
-            sys.exit(f"{name}: the greedy token {k} differs between the step-by-step and the full pass")
-    top2 = torch.topk(logits, 2, dim=-1).values
-    margin = float((top2[:, 0] - top2[:, 1]).min())
-    largest = float(logits.abs().max())
-    if margin <= 1e-3 * largest:
-        sys.exit(f"{name}: the top two logits of some position are {margin} apart, too close for the greedy "
-                 f"ids to be compared (largest |logit| {largest}); choose another seed")
+
+def make_tiny_variant(out_dir, name, tied, storage_dtype, shard_size, first_seed):
+    directory = os.path.join(out_dir, name)
+    # The greedy ids are compared only where no position's top two logits are
+    # closer than 1e-3 of the largest |logit|: the first seed from first_seed
+    # that gives such a model is kept.
+    for seed in range(first_seed, first_seed + 50):
+        save_tiny(directory, tied, storage_dtype, shard_size, seed)
+        # The reference is computed from what was saved, read back in float32.
+        generated, logits = tiny_reference(load(directory, torch.float32))
+        top2 = torch.topk(logits, 2, dim=-1).values
+        margin = float((top2[:, 0] - top2[:, 1]).min())
+        largest = float(logits.abs().max())
+        if margin > 1e-3 * largest:
+            break
+        print(f"{name}: seed {seed}: top two logits {margin:.3g} apart somewhere, largest |logit| {largest:.3g}; "
+              "trying the next seed")
+    else:
+        sys.exit(f"{name}: no seed from {first_seed} gave top-two margins above 1e-3 of the largest |logit|")
     reference = {
         "made_by": "tests/reference/make_llama.py --tiny",
         "torch": torch.__version__,
@@ -137,7 +153,7 @@ def make_tiny_variant(out_dir, name, tied, storage_dtype, shard_size, seed):
         "storage_dtype": str(storage_dtype).replace("torch.", ""),
         "prompt": TINY_PROMPT,
         "generated": generated,
-        "logits_positions": len(fed),
+        "logits_positions": logits.shape[0],
         "min_top2_margin": margin,
         "max_abs_logit": largest,
         "logits": [[float9(v) for v in row] for row in logits.tolist()],
@@ -146,15 +162,15 @@ def make_tiny_variant(out_dir, name, tied, storage_dtype, shard_size, seed):
         json.dump(reference, f, separators=(",", ":"))
         f.write("\n")
     size = sum(os.path.getsize(os.path.join(directory, n)) for n in os.listdir(directory))
-    print(f"{directory}: {sorted(os.listdir(directory))}, {size} bytes; generated {generated}; "
+    print(f"{directory}: {sorted(os.listdir(directory))}, {size} bytes; seed {seed}; generated {generated}; "
           f"min top-2 margin {margin:.4g}, max |logit| {largest:.4g}")
 
 
 def make_tiny(out_dir):
     make_tiny_variant(out_dir, "llama-tiny-untied", tied=False, storage_dtype=torch.bfloat16, shard_size="40KB",
-                      seed=11)
+                      first_seed=11)
     make_tiny_variant(out_dir, "llama-tiny-tied", tied=True, storage_dtype=torch.float16, shard_size="50GB",
-                      seed=12)
+                      first_seed=1000)
 
 
 def make_model(out_dir, shape, seed):
