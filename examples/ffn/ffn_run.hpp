@@ -11,6 +11,8 @@
 #include <offload/model.hpp>
 #include <offload/stats.hpp>
 
+#include <offload_examples/policy_lists.hpp>
+
 #include "ffn_dims.hpp"
 
 namespace ffn::cli {
@@ -22,9 +24,7 @@ struct run_request {
     std::size_t passes = 10;
     std::size_t warmup = 0;  // passes run first and then left out of the stats
     std::uint64_t seed = 1;
-    std::string residency = "first_n";     // first_n | interleaved | budget
-    std::string prefetch = "lookahead:4";  // none | lookahead:1 | lookahead:2 | lookahead:4 | lookahead:8
-    std::string profiler = "events";       // events | none
+    offload_examples::policy_names policies;  // of ffn_policies.hpp's lists
     offload::config cfg;
     std::optional<std::string> trace_path;  // a Chrome/Perfetto trace of the passes, with profile::events
     std::size_t host_device_capacity = std::size_t{1} << 30;  // the host backend's simulated device
@@ -43,11 +43,8 @@ struct run_result {
 // and returns its stats. Throws offload::configuration_error for a policy
 // combination that is not compiled in, and whatever the library throws.
 run_result run_on_host(run_request const& r, offload::model const& m);
-#if defined(OFFLOAD_FFN_WITH_CUDA)
+#if defined(OFFLOAD_EXAMPLES_WITH_CUDA)
 run_result run_on_cuda(run_request const& r, offload::model const& m);
 #endif
-
-// The names each policy list accepts, for --help and the error lines.
-char const* compiled_policies();
 
 }  // namespace ffn::cli

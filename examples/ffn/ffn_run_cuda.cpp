@@ -30,7 +30,7 @@ struct backend_traits<offload::backend::cuda> {
 }  // namespace detail
 
 run_result run_on_cuda(run_request const& q, offload::model const& m) {
-    return detail::dispatch<offload::backend::cuda>(q, m);
+    return detail::run_with<offload::backend::cuda>(q, m);
 }
 
 }  // namespace ffn::cli

@@ -23,12 +23,7 @@ struct backend_traits<offload::backend::host> {
 }  // namespace detail
 
 run_result run_on_host(run_request const& q, offload::model const& m) {
-    return detail::dispatch<offload::backend::host>(q, m);
-}
-
-char const* compiled_policies() {
-    return "residency first_n, interleaved, budget x prefetch none, lookahead:1, lookahead:2 (next), lookahead:4, "
-           "lookahead:8 x profiler events, none; for each backend";
+    return detail::run_with<offload::backend::host>(q, m);
 }
 
 }  // namespace ffn::cli

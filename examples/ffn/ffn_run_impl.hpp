@@ -1,26 +1,18 @@
 #pragma once
-// The dispatcher: run-time policy names -> compiled layer_offloader
-// instantiations. A fold over type lists picks each policy by its command-line
-// name; nested generic lambdas carry the choices inward, so one call of run<>
-// is instantiated per combination. Included by ffn_run_host.cpp and
+// The run of one policy combination, and the dispatch from the run-time
+// policy names to it (offload_examples::dispatch over ffn_policies.hpp's
+// lists: one run<> per combination). Included by ffn_run_host.cpp and
 // ffn_run_cuda.cpp, each with its backend_traits specialisation.
 #include <chrono>
 #include <filesystem>
-#include <optional>
 #include <string>
-#include <type_traits>
-#include <utility>
 
 #include <offload/errors.hpp>
 #include <offload/layer_offloader.hpp>
-#include <offload/prefetch/lookahead.hpp>
-#include <offload/prefetch/none.hpp>
-#include <offload/profile/events.hpp>
-#include <offload/profile/none.hpp>
-#include <offload/residency/budget.hpp>
-#include <offload/residency/first_n.hpp>
-#include <offload/residency/interleaved.hpp>
 
+#include <offload_examples/dispatch.hpp>
+
+#include "ffn_policies.hpp"
 #include "ffn_run.hpp"
 
 namespace ffn::cli::detail {
@@ -29,36 +21,6 @@ namespace ffn::cli::detail {
 // each backend's translation unit.
 template <class Backend>
 struct backend_traits;
-
-template <class... Ts>
-struct type_list {};
-template <class T>
-struct tag {
-    using type = T;
-};
-
-// The compiled combinations: each backend x 3 residencies x 5 prefetch depths
-// x 2 profilers (30 per backend). --prefetch next is lookahead:2, as
-// offload::prefetch::next_layer is lookahead<2>.
-using residencies = type_list<offload::residency::first_n, offload::residency::interleaved, offload::residency::budget>;
-using prefetches = type_list<offload::prefetch::none, offload::prefetch::lookahead<1>, offload::prefetch::lookahead<2>,
-                             offload::prefetch::lookahead<4>, offload::prefetch::lookahead<8>>;
-using profilers = type_list<offload::profile::events, offload::profile::none>;
-
-// The name a policy answers to on the command line.
-template <class T>
-std::string cli_name() {
-    if constexpr (std::is_same_v<typename T::policy_kind, offload::policy_kind::prefetch>) {
-        if constexpr (T::run_ahead) return "lookahead:" + std::to_string(T::slots);
-    }
-    return T::name;
-}
-
-// Calls f(tag<T>{}) for the T of the list named `wanted`; false when none is (or f says so).
-template <class... Ts, class F>
-bool pick(type_list<Ts...>, std::string const& wanted, F&& f) {
-    return ((cli_name<Ts>() == wanted && f(tag<Ts>{})) || ...);
-}
 
 // The one function each combination instantiates.
 template <class Backend, class Residency, class Prefetch, class Profiler>
@@ -93,22 +55,10 @@ run_result run(run_request const& q, offload::model const& m) {
 }
 
 template <class Backend>
-run_result dispatch(run_request const& q, offload::model const& m) {
-    std::optional<run_result> result;
-    bool const found = pick(residencies{}, q.residency, [&](auto r) {
-        return pick(prefetches{}, q.prefetch, [&](auto p) {
-            return pick(profilers{}, q.profiler, [&](auto f) {
-                result.emplace(run<Backend, typename decltype(r)::type, typename decltype(p)::type,
-                                   typename decltype(f)::type>(q, m));
-                return true;
-            });
-        });
+run_result run_with(run_request const& q, offload::model const& m) {
+    return ox::dispatch<policies>(q.policies, [&]<class Residency, class Prefetch, class Profiler>() {
+        return run<Backend, Residency, Prefetch, Profiler>(q, m);
     });
-    if (!found)
-        throw offload::configuration_error(std::string("offload-ffn: backend ") + Backend::name + " with residency " +
-                                           q.residency + ", prefetch " + q.prefetch + ", profiler " + q.profiler +
-                                           " is not compiled into this binary");
-    return std::move(*result);
 }
 
 }  // namespace ffn::cli::detail

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Runs offload-ffn on every command line of bad_options.txt and good_options.txt.
+"""Runs an example program (offload-ffn, offload-llama) on every command line of its data files.
 
-    run_cli_tests.py OFFLOAD_FFN BAD_OPTIONS GOOD_OPTIONS
+    run_cli_tests.py PROGRAM BAD_OPTIONS GOOD_OPTIONS [--failing FAILING] [--set NAME=VALUE ...]
 
 A bad command line must exit with code 2 (not a signal, not 1), print nothing
 on stdout and exactly one line on stderr, of the form
@@ -9,9 +9,15 @@ on stdout and exactly one line on stderr, of the form
 and saying what is allowed. A good command line must exit with 0 and print one
 line of JSON on stdout. Every option listed by `offload-ffn --help` must be
 named by at least two bad command lines, so that a new option comes with its
-cases. Exits with 1 if any check fails, listing each failure. Standard library
-only.
+cases. A failing command line (--failing: a good command line whose run
+cannot go on, such as a missing model) must exit with code 1, print nothing on
+stdout and one line on stderr, "<program>: error: ..." holding the text that
+the data file gives. --set NAME=VALUE replaces @NAME@ in every line (the good
+lines' @DIR@ is a fresh temporary directory). The program's name in the
+messages is the executable's. Exits with 1 if any check fails, listing each
+failure. Standard library only.
 """
+import argparse
 import concurrent.futures
 import json
 import os
@@ -21,13 +27,13 @@ import subprocess
 import sys
 import tempfile
 
-PROGRAM = "offload-ffn"
+PROGRAM = "offload-ffn"  # set from the executable's name in main()
 TIMEOUT_S = 120  # per command line; a sanitized build on a busy machine is slow to start
 MIN_CASES_PER_OPTION = 2
 
 
-def read_cases(path, with_option):
-    """(line number, option or None, argv) for each non-comment line."""
+def read_cases(path, with_option, substitutions):
+    """(line number, option or None, argv) for each non-comment line, @NAME@ replaced."""
     cases = []
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
@@ -35,9 +41,15 @@ def read_cases(path, with_option):
             if not line or line.startswith("#"):
                 continue
             option = None
-            if with_option:
-                option, _, line = line.partition(" ")
-            cases.append((number, option, shlex.split(line)))
+            if with_option == "quoted":  # the first word, quoted as in a shell
+                option, *argv = shlex.split(line)
+            else:
+                if with_option:  # the first word as written: a quoted stray argument stays quoted
+                    option, _, line = line.partition(" ")
+                argv = shlex.split(line)
+            for name, value in substitutions.items():
+                argv = [a.replace(f"@{name}@", value) for a in argv]
+            cases.append((number, option, argv))
     return cases
 
 
@@ -76,6 +88,24 @@ def check_bad(exe, case, cwd):
         problems.append(f"stderr does not start with {prefix!r} and a message")
     if "allowed" not in first:
         problems.append("stderr does not say what is allowed")
+    return number, argv, problems, text
+
+
+def check_failing(exe, case, cwd):
+    number, expected, argv = case
+    rc, out, err = run(exe, argv, cwd)
+    text = err.decode("utf-8", errors="replace")
+    problems = []
+    if rc != 1:
+        problems.append(describe_exit(rc) + ", expected 1")
+    if out:
+        problems.append(f"{len(out)} bytes on stdout, expected none")
+    if not text.endswith("\n") or text.count("\n") != 1 or "\r" in text:
+        problems.append(f"{text.count(chr(10))} lines on stderr, expected exactly one")
+    if not text.startswith(f"{PROGRAM}: error: "):
+        problems.append(f"stderr does not start with {PROGRAM + ': error: '!r}")
+    if expected not in text:
+        problems.append(f"stderr does not say {expected!r}")
     return number, argv, problems, text
 
 
@@ -134,11 +164,20 @@ def help_options(exe):
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    exe, bad_file, good_file = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
-    bad = read_cases(bad_file, with_option=True)
-    good = read_cases(good_file, with_option=False)
+    global PROGRAM
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("program")
+    parser.add_argument("bad_options")
+    parser.add_argument("good_options")
+    parser.add_argument("--failing", help="command lines that must exit with 1")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="replace @NAME@ by VALUE")
+    args = parser.parse_args()
+    substitutions = dict(s.split("=", 1) for s in args.set)
+    exe, bad_file, good_file = os.path.abspath(args.program), args.bad_options, args.good_options
+    PROGRAM = os.path.basename(exe)
+    bad = read_cases(bad_file, True, substitutions)
+    good = read_cases(good_file, False, substitutions)
+    failing = read_cases(args.failing, "quoted", substitutions) if args.failing else []
 
     failures = []
     covered = {}
@@ -155,6 +194,7 @@ def main():
             concurrent.futures.ThreadPoolExecutor(workers) as pool:
         jobs = [(bad_file, pool.submit(check_bad, exe, c, cwd)) for c in bad]
         jobs += [(good_file, pool.submit(check_good, exe, c, cwd)) for c in good]
+        jobs += [(args.failing, pool.submit(check_failing, exe, c, cwd)) for c in failing]
         for path, job in jobs:
             number, argv, problems, err = job.result()
             if problems:
@@ -166,7 +206,8 @@ def main():
 
     for f in failures:
         print(f)
-    print(f"{PROGRAM}: {len(bad)} bad and {len(good)} good command lines, {len(options)} options in --help: "
+    print(f"{PROGRAM}: {len(bad)} bad, {len(good)} good and {len(failing)} failing command lines, "
+          f"{len(options)} options in --help: "
           + ("all passed" if not failures else f"{len(failures)} failures"))
     return 1 if failures else 0
 
