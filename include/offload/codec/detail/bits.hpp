@@ -81,7 +81,6 @@ namespace offload::codec::detail {
 inline std::uint8_t float_to_e4m3(float v) {
     std::uint8_t const sign = std::signbit(v) ? 0x80u : 0x00u;
     float const a = std::fabs(v);
-    if (a >= 448.0f) return sign | 0x7Eu;
     if (a < 0x1p-6f)  // subnormal range: steps of 2^-9; a count of 8 is the smallest normal, 0x08
         return sign | static_cast<std::uint8_t>(std::nearbyint(a * 512.0f));
     int e = 0;
@@ -94,6 +93,7 @@ inline std::uint8_t float_to_e4m3(float v) {
         ++exponent;
     }
     int const code = (exponent << 3) | mantissa;
+    // Past 448 (0x7E), codes would be 0x7F (NaN) and beyond: saturate.
     return sign | static_cast<std::uint8_t>(code > 0x7E ? 0x7E : code);
 }
 
