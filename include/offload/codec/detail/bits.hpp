@@ -4,11 +4,11 @@
 // bits on either: fp32 arithmetic, one IEEE multiply, one round-to-nearest-even
 // conversion to bf16 done in integer arithmetic.
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define OFFLOAD_CODEC_HD __host__ __device__ __forceinline__
 #else
-#include <cstring>
 #define OFFLOAD_CODEC_HD inline
 #endif
 
