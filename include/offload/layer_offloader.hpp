@@ -20,6 +20,9 @@
 
 #include <offload/backend/concept.hpp>
 #include <offload/backend/default.hpp>
+#include <offload/codec/concept.hpp>
+#include <offload/codec/detail/encoded_weights.hpp>
+#include <offload/codec/none.hpp>
 #include <offload/config.hpp>
 #include <offload/detail/host_weights.hpp>
 #include <offload/errors.hpp>
@@ -39,7 +42,7 @@ namespace detail {
 
 // Checks the policy arguments in order and reports only the first that is
 // wrong, so that a mistake gives one message rather than a cascade.
-template <class Backend, class Residency, class Prefetch, class Profiler>
+template <class Backend, class Residency, class Prefetch, class Profiler, class Codec>
 consteval bool policies_are_valid() {
     constexpr bool backend_ok = backend_type<Backend>;
     static_assert(backend_ok,
@@ -57,7 +60,11 @@ consteval bool policies_are_valid() {
     static_assert(!prefetch_ok || profiler_ok,
                   "offload::layer_offloader<..., Profiler>: Profiler must be a profiler policy such as "
                   "offload::profile::events or offload::profile::none (see offload::profiler_policy)");
-    return profiler_ok;
+    constexpr bool codec_ok = profiler_ok && codec::codec_policy<Codec>;
+    static_assert(!profiler_ok || codec_ok,
+                  "offload::layer_offloader<..., Codec>: Codec must be a transfer codec such as "
+                  "offload::codec::none, int8, fp8_e4m3, int4 or lossless_bf16 (see offload::codec::codec_policy)");
+    return codec_ok;
 }
 
 // Stands in for an offloader whose policies were rejected, so that the
@@ -67,10 +74,16 @@ struct rejected_offloader {
     explicit rejected_offloader(Args&&...) {}
 };
 
-template <class Backend, class Residency, class Prefetch, class Profiler>
+template <class Backend, class Residency, class Prefetch, class Profiler, class Codec>
 class basic_offloader {
     using event_type = typename Backend::event_type;
     using recorder_type = typename Profiler::template recorder<Backend>;
+    // Under a codec, copies move encoded bytes into a staging area beside each
+    // slot, and the compute stream decodes them into the slot; codec::none
+    // compiles all of that away.
+    static constexpr bool decodes = !std::is_same_v<Codec, codec::none>;
+    using host_type = std::conditional_t<decodes, codec::detail::encoded_weights<Backend, Codec>,
+                                         detail::host_weights<Backend>>;
     static constexpr std::size_t not_streamed = std::numeric_limits<std::size_t>::max();
 
 public:
@@ -79,6 +92,7 @@ public:
     using residency_type = Residency;
     using prefetch_type = Prefetch;
     using profiler_type = Profiler;
+    using codec_type = Codec;
 
     // What the user's compute sees of one layer: device pointers valid on stream().
     class layer_view {
@@ -161,7 +175,7 @@ public:
         [[maybe_unused]] auto const on_device = backend_.on_device();
         try {
             plan();
-            host_ = std::make_unique<detail::host_weights<Backend>>(backend_, layers_, streamed_flags(), cfg_);
+            host_ = std::make_unique<host_type>(backend_, layers_, streamed_flags(), cfg_);
             if (!host_->fallback_warning().empty()) warnings_.push_back(host_->fallback_warning());
             place_resident_layers();
             allocate_slots();
@@ -212,6 +226,7 @@ public:
         s.profiler_measures_time = recorder_type::measures_time;
         s.residency = Residency::name;
         s.prefetch = Prefetch::name;
+        s.codec = Codec::name;
         s.staging_slots = slots_.size();
         s.preset = cfg_.preset;
         s.num_layers_on_gpu = cfg_.num_layers_on_gpu;
@@ -233,7 +248,18 @@ public:
             l.bytes = layers_[i].payload_bytes();
             l.loads = loads_[i];
         }
+        if constexpr (decodes) {
+            codec_stats(s);
+        } else {
+            for (std::size_t i = 0; i < layers_.size(); ++i)
+                s.layers[i].moved_bytes = host_->layer_block(i) != nullptr ? host_->block_span(i) : layers_[i].payload_bytes();
+        }
         recorder_.fill(s);
+        // Under a codec the link carries fewer bytes than it delivers.
+        if (s.timing && s.timing->h2d_gb_per_s && counts_.bytes_host_to_device > 0)
+            s.timing->effective_h2d_gb_per_s = *s.timing->h2d_gb_per_s *
+                                               static_cast<double>(counts_.logical_bytes_host_to_device) /
+                                               static_cast<double>(counts_.bytes_host_to_device);
         return s;
     }
 
@@ -293,6 +319,7 @@ public:
 private:
     struct slot {
         void* device = nullptr;
+        void* staging = nullptr;  // encoded bytes, under a codec
         event_type ready{};     // the copy into the slot is done (copy stream)
         event_type computed{};  // the compute that read it is done (compute stream)
         event_type freed{};     // the slot may be overwritten (after compute, or after write-back)
@@ -332,16 +359,67 @@ private:
 
     void place_resident_layers() {
         auto const s = backend_.copy_stream();
+        if constexpr (decodes) {
+            // Decoded once, from the same encoded bytes a streamed layer would
+            // bring: the output does not depend on where a layer lives.
+            std::size_t most = 0;
+            for (std::size_t i = 0; i < layers_.size(); ++i)
+                if (resident_[i]) most = std::max(most, host_->block_span(i));
+            if (most == 0) return;
+            placement_staging_ = backend_.device_allocate(most, "staging the encoded resident layers");
+            placement_staging_bytes_ = most;
+        }
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             if (!resident_[i]) continue;
             auto const& l = layers_[i];
             resident_ptr_[i] = backend_.device_allocate(l.footprint(), "placing resident layer " + std::to_string(i));
             resident_bytes_ += l.footprint();
-            for (std::size_t b = 0; b < l.buffers().size(); ++b)
-                backend_.copy_to_device(static_cast<std::byte*>(resident_ptr_[i]) + l.offset(b), l.buffers()[b].data,
-                                        l.buffers()[b].bytes, s);
+            if constexpr (decodes) {
+                backend_.copy_to_device(placement_staging_, host_->layer_block(i), host_->block_span(i), s);
+                decode_layer(i, placement_staging_, resident_ptr_[i], s);
+            } else {
+                for (std::size_t b = 0; b < l.buffers().size(); ++b)
+                    backend_.copy_to_device(static_cast<std::byte*>(resident_ptr_[i]) + l.offset(b),
+                                            l.buffers()[b].data, l.buffers()[b].bytes, s);
+            }
             // One layer at a time, so that the caller's memory may be pageable.
             backend_.synchronize(s);
+            if constexpr (decodes) host_->drop(i);
+        }
+        if constexpr (decodes) {
+            backend_.device_deallocate(placement_staging_, placement_staging_bytes_);
+            placement_staging_ = nullptr;
+        }
+    }
+
+    // Every buffer of layer i from its encoded bytes at `from` into the slot
+    // layout at `to`, in order on stream s.
+    void decode_layer(std::size_t i, void const* from, void* to, typename Backend::stream_type s) {
+        auto const& l = layers_[i];
+        auto const& e = host_->layer(i);
+        for (std::size_t b = 0; b < l.buffers().size(); ++b) {
+            auto const& eb = e.buffers[b];
+            auto const* src = static_cast<std::byte const*>(from) + eb.offset;
+            auto* dst = static_cast<std::byte*>(to) + l.offset(b);
+            if (eb.how == codec::format::none)
+                backend_.copy_on_device(dst, src, eb.bytes, s);
+            else
+                backend_.decode(eb.how, eb.tensor, src, eb.bytes, dst, s);
+        }
+    }
+
+    void codec_stats(stats& s) const {
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            auto const& e = host_->layer(i);
+            std::size_t moved = 0;
+            for (std::size_t b = 0; b < e.buffers.size(); ++b) {
+                auto const& eb = e.buffers[b];
+                moved += eb.bytes;
+                if (eb.how != codec::format::none)
+                    s.codec_buffers.push_back({i, b, eb.tensor.name, codec::format_name(eb.how),
+                                               layers_[i].buffers()[b].bytes, eb.bytes, eb.relative_l2});
+            }
+            s.layers[i].moved_bytes = moved;
         }
     }
 
@@ -353,6 +431,8 @@ private:
                                       " layers must stream");
         std::size_t slot_bytes = 0;
         for (std::size_t i : streamed_) slot_bytes = std::max(slot_bytes, layers_[i].footprint());
+        if constexpr (decodes)
+            for (std::size_t i : streamed_) staging_area_bytes_ = std::max(staging_area_bytes_, host_->block_span(i));
         std::size_t const count = std::min(Prefetch::slots, streamed_.size());
         slot_bytes_ = slot_bytes;  // before the first allocation: free_device_memory frees slots of this size
         slots_.resize(count);
@@ -361,6 +441,11 @@ private:
             sl.device = backend_.device_allocate(slot_bytes, "allocating staging slot " + std::to_string(k) + " of " +
                                                                  std::to_string(count));
             staging_bytes_ += slot_bytes;
+            if constexpr (decodes) {
+                sl.staging = backend_.device_allocate(staging_area_bytes_, "allocating the encoded staging area of slot " +
+                                                                                std::to_string(k));
+                staging_bytes_ += staging_area_bytes_;
+            }
             sl.ready = backend_.event_create(false);
             sl.computed = backend_.event_create(false);
             sl.freed = backend_.event_create(false);
@@ -375,8 +460,11 @@ private:
         for (std::size_t i = 0; i < resident_ptr_.size(); ++i)
             backend_.device_deallocate(resident_ptr_[i], layers_[i].footprint());
         resident_ptr_.clear();
+        backend_.device_deallocate(placement_staging_, placement_staging_bytes_);
+        placement_staging_ = nullptr;
         for (auto& sl : slots_) {
             backend_.device_deallocate(sl.device, slot_bytes_);
+            backend_.device_deallocate(sl.staging, staging_area_bytes_);
             event_type const events[] = {sl.ready, sl.computed, sl.freed};
             for (auto e : events)
                 if (e != event_type{}) backend_.event_destroy(e);
@@ -442,6 +530,11 @@ private:
             if constexpr (!Prefetch::run_ahead) issue_copy(j);
             recorder_.wait_begin(i, compute);
             backend_.wait(compute, sl.ready);
+            if constexpr (decodes) {
+                recorder_.decode_begin(i, compute);
+                decode_layer(i, sl.staging, sl.device, compute);
+                recorder_.decode_end(i, compute);
+            }
             recorder_.compute_begin(i, compute);
             acquired_ = true;
         }
@@ -499,7 +592,7 @@ private:
         std::size_t bytes = 0;
         if (std::byte const* block = host_->layer_block(i)) {
             bytes = host_->block_span(i);
-            backend_.copy_to_device(sl.device, block, bytes, copy);
+            backend_.copy_to_device(decodes ? sl.staging : sl.device, block, bytes, copy);
         } else {
             auto const& l = layers_[i];
             for (std::size_t b = 0; b < l.buffers().size(); ++b) {
@@ -513,6 +606,7 @@ private:
         ++counts_.layer_loads;
         ++loads_[i];
         counts_.bytes_host_to_device += bytes;
+        counts_.logical_bytes_host_to_device += layers_[i].payload_bytes();
     }
 
     void end_pass() {
@@ -557,9 +651,12 @@ private:
     std::vector<void*> resident_ptr_;
     std::vector<slot> slots_;
     std::size_t slot_bytes_ = 0;
+    std::size_t staging_area_bytes_ = 0;  // encoded bytes a slot's staging area holds (codecs only)
+    void* placement_staging_ = nullptr;
+    std::size_t placement_staging_bytes_ = 0;
     std::vector<event_type> written_back_;  // per read-write streamed layer
     event_type writebacks_done_{};
-    std::unique_ptr<detail::host_weights<Backend>> host_;
+    std::unique_ptr<host_type> host_;
 
     std::string placement_reason_;
     std::vector<std::string> warnings_;
@@ -578,9 +675,10 @@ private:
 }  // namespace detail
 
 template <class Backend = backend::default_backend, class Residency = residency::first_n,
-          class Prefetch = prefetch::lookahead<4>, class Profiler = profile::events>
+          class Prefetch = prefetch::lookahead<4>, class Profiler = profile::events, class Codec = codec::none>
 using layer_offloader =
-    std::conditional_t<detail::policies_are_valid<Backend, Residency, Prefetch, Profiler>(),
-                       detail::basic_offloader<Backend, Residency, Prefetch, Profiler>, detail::rejected_offloader>;
+    std::conditional_t<detail::policies_are_valid<Backend, Residency, Prefetch, Profiler, Codec>(),
+                       detail::basic_offloader<Backend, Residency, Prefetch, Profiler, Codec>,
+                       detail::rejected_offloader>;
 
 }  // namespace offload

@@ -19,11 +19,13 @@ struct layer_stats {
     bool resident = false;
     std::size_t bytes = 0;        // payload bytes of the layer's buffers
     std::size_t loads = 0;        // host-to-device copies of this layer
+    std::size_t moved_bytes = 0;  // bytes one copy of it moves: encoded under a codec, padding included
     std::size_t samples = 0;      // passes the timing means below are taken over
     std::optional<double> compute_ms;   // mean per pass
     std::optional<double> transfer_ms;  // mean per load
     std::optional<double> stall_ms;     // mean per pass: compute waiting for this layer's weights
     std::optional<double> release_ms;   // mean per pass: write-back of read-write buffers
+    std::optional<double> decode_ms;    // mean per load: the codec's decode on the device
 
     friend bool operator==(layer_stats const&, layer_stats const&) = default;
 };
@@ -51,6 +53,8 @@ struct timing_stats {
     double achieved_async_savings_ms = 0;          // signed: negative when the passes were host-bound
     std::optional<double> overlap_efficiency;      // in [0, 1]; absent when overlap could save too little to judge
     std::optional<double> h2d_gb_per_s;            // absent when nothing was copied
+    std::optional<double> effective_h2d_gb_per_s;  // logical (decoded) bytes over transfer time; absent likewise
+    std::optional<double> decode_ms;               // absent without a codec, or when nothing was decoded
     pass_wall_stats pass_wall;
 
     friend bool operator==(timing_stats const&, timing_stats const&) = default;
@@ -61,8 +65,9 @@ struct counters {
     std::size_t aborted_passes = 0;  // passes left by an exception; not in any other figure
     std::size_t layer_computes = 0;
     std::size_t layer_loads = 0;
-    std::size_t bytes_host_to_device = 0;
+    std::size_t bytes_host_to_device = 0;          // what crossed the link (encoded under a codec)
     std::size_t bytes_device_to_host = 0;
+    std::size_t logical_bytes_host_to_device = 0;  // the weights those copies delivered, decoded
 
     friend bool operator==(counters const&, counters const&) = default;
 };
@@ -81,12 +86,26 @@ struct memory_stats {
     friend bool operator==(memory_stats const&, memory_stats const&) = default;
 };
 
+// One buffer a lossy or lossless codec encoded.
+struct codec_buffer_stats {
+    std::size_t layer = 0;
+    std::size_t buffer = 0;
+    std::string name;
+    std::string format;
+    std::size_t logical_bytes = 0;
+    std::size_t encoded_bytes = 0;
+    std::optional<double> relative_l2_error;  // lossy codecs only, measured at encode time
+
+    friend bool operator==(codec_buffer_stats const&, codec_buffer_stats const&) = default;
+};
+
 struct stats {
     std::string backend;
     std::string profiler;
     bool profiler_measures_time = false;  // false: no timing field ever appears (profile::none, nvtx)
     std::string residency;
     std::string prefetch;
+    std::string codec = "none";
     std::size_t staging_slots = 0;
     std::string preset;
     std::size_t num_layers_on_gpu = 0;
@@ -102,6 +121,7 @@ struct stats {
     memory_stats memory;
     std::optional<timing_stats> timing;
     std::vector<layer_stats> layers;
+    std::vector<codec_buffer_stats> codec_buffers;  // empty with codec::none
 
     friend bool operator==(stats const&, stats const&) = default;
 };
@@ -123,12 +143,13 @@ T get(boost::json::object const& o, char const* key) {
 }  // namespace detail
 
 inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, layer_stats const& l) {
-    boost::json::object o{{"index", l.index}, {"resident", l.resident}, {"bytes", l.bytes},
-                          {"loads", l.loads}, {"samples", l.samples}};
+    boost::json::object o{{"index", l.index},     {"resident", l.resident}, {"bytes", l.bytes},
+                          {"moved_bytes", l.moved_bytes}, {"loads", l.loads}, {"samples", l.samples}};
     detail::put_optional(o, "compute_ms", l.compute_ms);
     detail::put_optional(o, "transfer_ms", l.transfer_ms);
     detail::put_optional(o, "stall_ms", l.stall_ms);
     detail::put_optional(o, "release_ms", l.release_ms);
+    detail::put_optional(o, "decode_ms", l.decode_ms);
     jv = std::move(o);
 }
 inline layer_stats tag_invoke(boost::json::value_to_tag<layer_stats>, boost::json::value const& jv) {
@@ -138,11 +159,13 @@ inline layer_stats tag_invoke(boost::json::value_to_tag<layer_stats>, boost::jso
     l.resident = detail::get<bool>(o, "resident");
     l.bytes = detail::get<std::size_t>(o, "bytes");
     l.loads = detail::get<std::size_t>(o, "loads");
+    l.moved_bytes = detail::get<std::size_t>(o, "moved_bytes");
     l.samples = detail::get<std::size_t>(o, "samples");
     l.compute_ms = detail::get_optional<double>(o, "compute_ms");
     l.transfer_ms = detail::get_optional<double>(o, "transfer_ms");
     l.stall_ms = detail::get_optional<double>(o, "stall_ms");
     l.release_ms = detail::get_optional<double>(o, "release_ms");
+    l.decode_ms = detail::get_optional<double>(o, "decode_ms");
     return l;
 }
 
@@ -151,7 +174,8 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stat
     o["profiler"] = s.profiler;
     o["profiler_measures_time"] = s.profiler_measures_time;
     o["backend"] = s.backend;
-    o["policies"] = {{"residency", s.residency}, {"prefetch", s.prefetch}, {"staging_slots", s.staging_slots}};
+    o["policies"] = {{"residency", s.residency}, {"prefetch", s.prefetch}, {"codec", s.codec},
+                     {"staging_slots", s.staging_slots}};
     o["config"] = {{"preset", s.preset},
                    {"num_layers_on_gpu", s.num_layers_on_gpu},
                    {"gpu_memory_budget", s.gpu_memory_budget},
@@ -166,7 +190,8 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stat
                      {"layer_computes", s.counts.layer_computes},
                      {"layer_loads", s.counts.layer_loads},
                      {"bytes_host_to_device", s.counts.bytes_host_to_device},
-                     {"bytes_device_to_host", s.counts.bytes_device_to_host}};
+                     {"bytes_device_to_host", s.counts.bytes_device_to_host},
+                     {"logical_bytes_host_to_device", s.counts.logical_bytes_host_to_device}};
     o["memory"] = {{"resident_bytes", s.memory.resident_bytes},
                    {"staging_bytes", s.memory.staging_bytes},
                    {"pinned_host_bytes", s.memory.pinned_host_bytes},
@@ -185,11 +210,24 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stat
         o["achieved_async_savings_ms"] = t.achieved_async_savings_ms;
         detail::put_optional(o, "overlap_efficiency", t.overlap_efficiency);
         detail::put_optional(o, "h2d_GBps", t.h2d_gb_per_s);
+        detail::put_optional(o, "effective_h2d_GBps", t.effective_h2d_gb_per_s);
+        detail::put_optional(o, "decode_ms", t.decode_ms);
         o["pass_wall_ms"] = {{"count", t.pass_wall.count}, {"total", t.pass_wall.total_ms},
                              {"min", t.pass_wall.min_ms},  {"median", t.pass_wall.median_ms},
                              {"max", t.pass_wall.max_ms},  {"last", t.pass_wall.last_ms}};
     }
     o["layers"] = boost::json::value_from(s.layers);
+    if (!s.codec_buffers.empty()) {
+        boost::json::array buffers;
+        for (auto const& b : s.codec_buffers) {
+            boost::json::object e{{"layer", b.layer},         {"buffer", b.buffer},
+                                  {"name", b.name},           {"format", b.format},
+                                  {"logical_bytes", b.logical_bytes}, {"encoded_bytes", b.encoded_bytes}};
+            detail::put_optional(e, "relative_l2_error", b.relative_l2_error);
+            buffers.push_back(std::move(e));
+        }
+        o["codec_buffers"] = std::move(buffers);
+    }
     jv = std::move(o);
 }
 
@@ -203,6 +241,7 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
     auto const& policies = o.at("policies").as_object();
     s.residency = get<std::string>(policies, "residency");
     s.prefetch = get<std::string>(policies, "prefetch");
+    s.codec = get<std::string>(policies, "codec");
     s.staging_slots = get<std::size_t>(policies, "staging_slots");
     auto const& cfg = o.at("config").as_object();
     s.preset = get<std::string>(cfg, "preset");
@@ -219,7 +258,8 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
     auto const& c = o.at("counters").as_object();
     s.counts = {get<std::size_t>(c, "passes"),      get<std::size_t>(c, "aborted_passes"),
                 get<std::size_t>(c, "layer_computes"), get<std::size_t>(c, "layer_loads"),
-                get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host")};
+                get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host"),
+                get<std::size_t>(c, "logical_bytes_host_to_device")};
     auto const& m = o.at("memory").as_object();
     s.memory = {get<std::size_t>(m, "resident_bytes"), get<std::size_t>(m, "staging_bytes"),
                 get<std::size_t>(m, "pinned_host_bytes"), get<std::size_t>(m, "pageable_host_bytes"),
@@ -236,12 +276,22 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
         t.achieved_async_savings_ms = get<double>(o, "achieved_async_savings_ms");
         t.overlap_efficiency = detail::get_optional<double>(o, "overlap_efficiency");
         t.h2d_gb_per_s = detail::get_optional<double>(o, "h2d_GBps");
+        t.effective_h2d_gb_per_s = detail::get_optional<double>(o, "effective_h2d_GBps");
+        t.decode_ms = detail::get_optional<double>(o, "decode_ms");
         auto const& w = o.at("pass_wall_ms").as_object();
         t.pass_wall = {get<std::size_t>(w, "count"), get<double>(w, "total"), get<double>(w, "min"),
                        get<double>(w, "median"), get<double>(w, "max"), get<double>(w, "last")};
         s.timing = t;
     }
     s.layers = get<std::vector<layer_stats>>(o, "layers");
+    if (auto const* cb = o.if_contains("codec_buffers"))
+        for (auto const& v : cb->as_array()) {
+            auto const& e = v.as_object();
+            s.codec_buffers.push_back({get<std::size_t>(e, "layer"), get<std::size_t>(e, "buffer"),
+                                       get<std::string>(e, "name"), get<std::string>(e, "format"),
+                                       get<std::size_t>(e, "logical_bytes"), get<std::size_t>(e, "encoded_bytes"),
+                                       detail::get_optional<double>(e, "relative_l2_error")});
+        }
     return s;
 }
 

@@ -165,6 +165,8 @@ struct recording {
         template <class S> void copy_begin(std::size_t i, S) { log.push_back("copy_begin " + std::to_string(i)); }
         template <class S> void copy_end(std::size_t i, std::size_t b, S) { log.push_back("copy_end " + std::to_string(i) + " " + std::to_string(b)); }
         template <class S> void wait_begin(std::size_t i, S) { log.push_back("wait_begin " + std::to_string(i)); }
+        template <class S> void decode_begin(std::size_t i, S) { log.push_back("decode_begin " + std::to_string(i)); }
+        template <class S> void decode_end(std::size_t i, S) { log.push_back("decode_end " + std::to_string(i)); }
         template <class S> void compute_begin(std::size_t i, S) { log.push_back("compute_begin " + std::to_string(i)); }
         template <class S> void compute_end(std::size_t i, S) { log.push_back("compute_end " + std::to_string(i)); }
         template <class S> void release_begin(std::size_t i, S) { log.push_back("release_begin " + std::to_string(i)); }

@@ -5,8 +5,11 @@
 #include <concepts>
 #include <cstddef>
 #include <string>
+#include <utility>
 
+#include <offload/codec/concept.hpp>
 #include <offload/policy_kind.hpp>
+#include <offload/tensor.hpp>
 
 namespace offload {
 
@@ -50,6 +53,10 @@ concept backend_type =
         { b.elapsed_ms(e, e) } -> std::same_as<double>;
         b.copy_to_device(p, cp, n, s);
         b.copy_to_host(p, cp, n, s);
+        // For transfer codecs: expands encoded bytes already on the device into
+        // the slot, and moves raw bytes within the device, in stream order.
+        b.decode(codec::format{}, std::declval<tensor_info const&>(), static_cast<std::byte const*>(cp), n, p, s);
+        b.copy_on_device(p, cp, n, s);
     };
 
 }  // namespace offload

@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 
 #include <offload/backend/concept.hpp>
+#include <offload/codec/cuda/decode.hpp>
 #include <offload/detail/cuda_check.hpp>
 #include <offload/detail/cuda_device_guard.hpp>
 #include <offload/errors.hpp>
@@ -167,6 +168,15 @@ public:
     void copy_to_host(void* dst, void const* src, std::size_t bytes, stream_type s) {
         OFFLOAD_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s),
                          "copying " + std::to_string(bytes) + " bytes device to host");
+    }
+    // The decode kernels live in the offload::codec_cuda library (linked by offload::cuda).
+    void decode(codec::format f, tensor_info const& t, std::byte const* src, std::size_t bytes, void* dst,
+                stream_type s) {
+        codec::cuda::decode(f, t, src, bytes, dst, s);
+    }
+    void copy_on_device(void* dst, void const* src, std::size_t bytes, stream_type s) {
+        OFFLOAD_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s),
+                         "copying " + std::to_string(bytes) + " bytes within the device");
     }
 
 private:

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <offload/backend/concept.hpp>
+#include <offload/codec/host_decode.hpp>
 #include <offload/detail/host_stream.hpp>
 #include <offload/errors.hpp>
 
@@ -144,6 +145,14 @@ public:
 
     void copy_to_device(void* dst, void const* src, std::size_t bytes, stream_type s) { copy(dst, src, bytes, s); }
     void copy_to_host(void* dst, void const* src, std::size_t bytes, stream_type s) { copy(dst, src, bytes, s); }
+    // The CPU reference decode, run where a GPU would run the decode kernel.
+    void decode(codec::format f, tensor_info const& t, std::byte const* src, std::size_t bytes, void* dst,
+                stream_type s) {
+        s->enqueue([f, t, src, bytes, dst] { codec::decode_on_host(f, t, src, bytes, dst); });
+    }
+    void copy_on_device(void* dst, void const* src, std::size_t bytes, stream_type s) {
+        s->enqueue([dst, src, bytes] { std::memcpy(dst, src, bytes); });
+    }
 
 private:
     struct registered_ranges {

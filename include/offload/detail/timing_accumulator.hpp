@@ -12,7 +12,7 @@ namespace offload::detail {
 
 struct measured_pass {
     struct layer {
-        std::optional<double> transfer_ms, stall_ms, compute_ms, release_ms;
+        std::optional<double> transfer_ms, stall_ms, compute_ms, release_ms, decode_ms;
         std::size_t bytes_in = 0;  // bytes the timed copy moved
     };
     std::vector<layer> layers;
@@ -25,7 +25,7 @@ public:
     explicit timing_accumulator(std::size_t layers) : layers_(layers) {}
 
     void add(measured_pass const& p) {
-        double transfer = 0, compute = 0, release = 0;
+        double transfer = 0, compute = 0, release = 0, decode = 0;
         for (std::size_t i = 0; i < p.layers.size(); ++i) {
             auto const& m = p.layers[i];
             auto& sum = layers_[i];
@@ -33,6 +33,7 @@ public:
             add_to(sum.compute, sum.compute_n, m.compute_ms, compute);
             add_to(sum.transfer, sum.transfer_n, m.transfer_ms, transfer);
             add_to(sum.release, sum.release_n, m.release_ms, release);
+            add_to(sum.decode, sum.decode_n, m.decode_ms, decode);
             double unused = 0;
             add_to(sum.stall, sum.stall_n, m.stall_ms, unused);
             if (m.stall_ms) stall_ += *m.stall_ms;
@@ -41,6 +42,8 @@ public:
         transfer_ += transfer;
         compute_ += compute;
         release_ += release;
+        decode_ += decode;
+        compute += decode;  // decoding runs on the SMs, beside the user's compute
         // Three engines run side by side: the copy engine into the device, the
         // SMs, the copy engine out of it. One after the other they take the sum;
         // perfectly overlapped, the busiest one's time. Each engine's spans lie
@@ -83,6 +86,9 @@ public:
         }
         if (releases > 0) t.gpu_to_cpu_release_ms = release_;
         if (waits > 0) t.transfer_overhead_ms = stall_;
+        std::size_t decodes = 0;
+        for (auto const& l : layers_) decodes += l.decode_n;
+        if (decodes > 0) t.decode_ms = decode_;
         t.theoretical_async_savings_ms = theoretical_;
         t.achieved_async_savings_ms = achieved_;
         t.overlap_efficiency = efficiency();
@@ -96,6 +102,7 @@ public:
             out.transfer_ms = mean(l.transfer, l.transfer_n);
             out.stall_ms = mean(l.stall, l.stall_n);
             out.release_ms = mean(l.release, l.release_n);
+            out.decode_ms = mean(l.decode, l.decode_n);
         }
     }
 
@@ -111,8 +118,8 @@ public:
 private:
     struct layer_sums {
         std::size_t samples = 0;
-        double compute = 0, transfer = 0, stall = 0, release = 0;
-        std::size_t compute_n = 0, transfer_n = 0, stall_n = 0, release_n = 0;
+        double compute = 0, transfer = 0, stall = 0, release = 0, decode = 0;
+        std::size_t compute_n = 0, transfer_n = 0, stall_n = 0, release_n = 0, decode_n = 0;
     };
 
     static void add_to(double& sum, std::size_t& n, std::optional<double> const& v, double& pass_total) {
@@ -151,7 +158,8 @@ private:
     double wall_total_ = 0, wall_min_ = 0, wall_max_ = 0, wall_last_ = 0;
     std::vector<double> recent_walls_;
     std::size_t timed_bytes_in_ = 0;
-    double transfer_ = 0, compute_ = 0, release_ = 0, stall_ = 0, theoretical_ = 0, achieved_ = 0, window_ = 0;
+    double transfer_ = 0, compute_ = 0, release_ = 0, decode_ = 0, stall_ = 0, theoretical_ = 0, achieved_ = 0,
+           window_ = 0;
 };
 
 }  // namespace offload::detail

@@ -46,6 +46,8 @@ public:
     template <class... Args> void copy_begin(Args... a) { each([&](auto& r) { r.copy_begin(a...); }); }
     template <class... Args> void copy_end(Args... a) { each([&](auto& r) { r.copy_end(a...); }); }
     template <class... Args> void wait_begin(Args... a) { each([&](auto& r) { r.wait_begin(a...); }); }
+    template <class... Args> void decode_begin(Args... a) { each([&](auto& r) { r.decode_begin(a...); }); }
+    template <class... Args> void decode_end(Args... a) { each([&](auto& r) { r.decode_end(a...); }); }
     template <class... Args> void compute_begin(Args... a) { each([&](auto& r) { r.compute_begin(a...); }); }
     template <class... Args> void compute_end(Args... a) { each([&](auto& r) { r.compute_end(a...); }); }
     template <class... Args> void release_begin(Args... a) { each([&](auto& r) { r.release_begin(a...); }); }

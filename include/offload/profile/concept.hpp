@@ -20,6 +20,8 @@ concept profile_recorder =
         r.copy_begin(layer, s);
         r.copy_end(layer, std::size_t{}, s);
         r.wait_begin(layer, s);
+        r.decode_begin(layer, s);
+        r.decode_end(layer, s);
         r.compute_begin(layer, s);
         r.compute_end(layer, s);
         r.release_begin(layer, s);

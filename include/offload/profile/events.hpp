@@ -37,8 +37,8 @@ public:
             release(r.begin);
             release(r.end);
             for (auto& l : r.layers) {
-                event const events[] = {l.copy_begin,  l.copy_end,      l.wait_begin, l.compute_begin,
-                                        l.compute_end, l.release_begin, l.release_end};
+                event const events[] = {l.copy_begin,  l.copy_end,      l.wait_begin,  l.decode_begin, l.decode_end,
+                                        l.compute_begin, l.compute_end, l.release_begin, l.release_end};
                 for (auto e : events) release(e);
             }
         }
@@ -47,7 +47,7 @@ public:
     void pass_begin(stream s) {
         auto& r = records_[next_ % records_.size()];
         if (r.pending) resolve(r);
-        for (auto& l : r.layers) l.copied = l.waited = l.released = false;
+        for (auto& l : r.layers) l.copied = l.waited = l.released = l.decoded = false;
         if (trace_ && !reference_recorded_) {
             mark(reference_, s);
             host_reference_ = std::chrono::steady_clock::now();
@@ -70,6 +70,11 @@ public:
     void wait_begin(std::size_t layer, stream s) {
         mark(current_->layers[layer].wait_begin, s);
         current_->layers[layer].waited = true;
+    }
+    void decode_begin(std::size_t layer, stream s) { mark(current_->layers[layer].decode_begin, s); }
+    void decode_end(std::size_t layer, stream s) {
+        mark(current_->layers[layer].decode_end, s);
+        current_->layers[layer].decoded = true;
     }
     void compute_begin(std::size_t layer, stream s) { mark(current_->layers[layer].compute_begin, s); }
     void compute_end(std::size_t layer, stream s) { mark(current_->layers[layer].compute_end, s); }
@@ -115,9 +120,10 @@ public:
 
 private:
     struct layer_events {
-        event copy_begin{}, copy_end{}, wait_begin{}, compute_begin{}, compute_end{}, release_begin{}, release_end{};
+        event copy_begin{}, copy_end{}, wait_begin{}, decode_begin{}, decode_end{}, compute_begin{}, compute_end{},
+            release_begin{}, release_end{};
         std::size_t bytes_in = 0, bytes_out = 0;
-        bool copied = false, waited = false, released = false;
+        bool copied = false, waited = false, released = false, decoded = false;
     };
     struct pass_record {
         event begin{}, end{};
@@ -156,7 +162,9 @@ private:
             auto const& l = r.layers[i];
             auto& out = m.layers[i];
             out.compute_ms = backend_.elapsed_ms(l.compute_begin, l.compute_end);
-            if (l.waited) out.stall_ms = backend_.elapsed_ms(l.wait_begin, l.compute_begin);
+            // The stall ends where the layer's own work begins: its decode, if it has one.
+            if (l.waited) out.stall_ms = backend_.elapsed_ms(l.wait_begin, l.decoded ? l.decode_begin : l.compute_begin);
+            if (l.decoded) out.decode_ms = backend_.elapsed_ms(l.decode_begin, l.decode_end);
             if (l.copied) {
                 out.transfer_ms = backend_.elapsed_ms(l.copy_begin, l.copy_end);
                 out.bytes_in = l.bytes_in;
@@ -192,7 +200,9 @@ private:
             auto const layer = std::to_string(i);
             if (l.copied) span("copy layer " + layer, trace_track::copy, at_us(l.copy_begin), at_us(l.copy_end), i, l.bytes_in);
             double const compute_begin = at_us(l.compute_begin);
-            if (l.waited) span("wait layer " + layer, trace_track::compute, at_us(l.wait_begin), compute_begin, i, 0);
+            double const work_begin = l.decoded ? at_us(l.decode_begin) : compute_begin;
+            if (l.waited) span("wait layer " + layer, trace_track::compute, at_us(l.wait_begin), work_begin, i, 0);
+            if (l.decoded) span("decode layer " + layer, trace_track::compute, work_begin, at_us(l.decode_end), i, 0);
             span("compute layer " + layer, trace_track::compute, compute_begin, at_us(l.compute_end), i, 0);
             if (l.released)
                 span("write back layer " + layer, trace_track::writeback, at_us(l.release_begin), at_us(l.release_end),

@@ -20,6 +20,8 @@ struct none {
         template <class Stream> void copy_begin(std::size_t, Stream) noexcept {}
         template <class Stream> void copy_end(std::size_t, std::size_t, Stream) noexcept {}
         template <class Stream> void wait_begin(std::size_t, Stream) noexcept {}
+        template <class Stream> void decode_begin(std::size_t, Stream) noexcept {}
+        template <class Stream> void decode_end(std::size_t, Stream) noexcept {}
         template <class Stream> void compute_begin(std::size_t, Stream) noexcept {}
         template <class Stream> void compute_end(std::size_t, Stream) noexcept {}
         template <class Stream> void release_begin(std::size_t, Stream) noexcept {}

@@ -33,6 +33,7 @@ public:
             auto const n = std::to_string(i);
             copy_.push_back(nvtxDomainRegisterStringA(domain_, ("copy layer " + n).c_str()));
             wait_.push_back(nvtxDomainRegisterStringA(domain_, ("wait layer " + n).c_str()));
+            decode_.push_back(nvtxDomainRegisterStringA(domain_, ("decode layer " + n).c_str()));
             compute_.push_back(nvtxDomainRegisterStringA(domain_, ("compute layer " + n).c_str()));
             release_.push_back(nvtxDomainRegisterStringA(domain_, ("write back layer " + n).c_str()));
         }
@@ -54,6 +55,12 @@ public:
         push(wait_[layer]);
         waiting_ = true;
     }
+    void decode_begin(std::size_t layer, stream) {
+        if (waiting_) pop();
+        waiting_ = false;
+        push(decode_[layer]);
+    }
+    void decode_end(std::size_t, stream) { pop(); }
     void compute_begin(std::size_t layer, stream) {
         if (waiting_) pop();
         waiting_ = false;
@@ -87,7 +94,7 @@ private:
     }
 
     nvtxDomainHandle_t domain_;
-    std::vector<nvtxStringHandle_t> copy_, wait_, compute_, release_;
+    std::vector<nvtxStringHandle_t> copy_, wait_, decode_, compute_, release_;
     nvtxStringHandle_t pass_{};
     int depth_ = 0;
     bool waiting_ = false;

@@ -1,0 +1,109 @@
+#pragma once
+// The host side of a transfer codec: every layer encoded once, when the
+// offloader is built, into one pinned block in the encoded layout (see
+// encoded_layer.hpp). Streamed layers are copied from it on every pass;
+// resident layers once, at placement, after which their blocks are freed.
+// Layers are encoded on several threads: an 8B model is gigabytes of weights.
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <offload/codec/detail/encoded_layer.hpp>
+#include <offload/config.hpp>
+#include <offload/model.hpp>
+
+namespace offload::codec::detail {
+
+template <class Backend, class Codec>
+class encoded_weights {
+public:
+    encoded_weights(Backend& backend, std::vector<layer_description> const& layers, std::vector<bool> const& /*streamed*/,
+                    config const& cfg)
+        : backend_(backend), encoded_(layers.size()), pinned_(layers.size(), nullptr) {
+        encode_all(layers);
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            auto const bytes = encoded_[i].bytes.size();
+            if (cfg.pin_memory) pinned_[i] = static_cast<std::byte*>(backend_.pinned_allocate(bytes));
+            if (pinned_[i] != nullptr) {
+                std::memcpy(pinned_[i], encoded_[i].bytes.data(), bytes);
+                encoded_[i].bytes = {};
+                pinned_bytes_ += bytes;
+            } else {
+                pageable_bytes_ += bytes;
+            }
+        }
+        if (pageable_bytes_ > 0 && cfg.pin_memory)
+            warning_ = "page-locked host memory was refused (cudaHostAlloc) for some encoded layers; those stream "
+                       "from pageable memory, which is slower and does not overlap compute";
+    }
+    encoded_weights(encoded_weights const&) = delete;
+    encoded_weights& operator=(encoded_weights const&) = delete;
+    ~encoded_weights() {
+        for (auto* p : pinned_)
+            if (p != nullptr) backend_.pinned_deallocate(p);
+    }
+
+    bool pinned() const noexcept { return pageable_bytes_ == 0; }
+    std::string const& fallback_warning() const noexcept { return warning_; }
+    std::size_t pinned_bytes() const noexcept { return pinned_bytes_; }
+    std::size_t pageable_bytes() const noexcept { return pageable_bytes_; }
+    std::size_t locked_bytes() const noexcept { return 0; }
+    std::size_t foreign_locked_bytes() const noexcept { return 0; }
+
+    encoded_layer const& layer(std::size_t i) const noexcept { return encoded_[i]; }
+    // The encoded block, moved by one copy.
+    std::byte* layer_block(std::size_t i) const noexcept {
+        return pinned_[i] != nullptr ? pinned_[i] : const_cast<std::byte*>(encoded_[i].bytes.data());
+    }
+    std::size_t block_span(std::size_t i) const noexcept {
+        auto const& b = encoded_[i].buffers;
+        return b.empty() ? 0 : b.back().offset + b.back().bytes;
+    }
+    // Read-write buffers are kept raw: the write-back lands where the next copy reads.
+    void* buffer(std::size_t i, std::size_t b) const noexcept { return layer_block(i) + encoded_[i].buffers[b].offset; }
+
+    // A resident layer, once placed, needs its host copy no more.
+    void drop(std::size_t i) noexcept {
+        if (pinned_[i] != nullptr) {
+            backend_.pinned_deallocate(pinned_[i]);
+            pinned_bytes_ -= block_span(i);
+            pinned_[i] = nullptr;
+        } else {
+            pageable_bytes_ -= encoded_[i].bytes.size();
+        }
+        encoded_[i].bytes = {};
+        encoded_[i].bytes.shrink_to_fit();
+    }
+
+private:
+    void encode_all(std::vector<layer_description> const& layers) {
+        std::size_t const workers =
+            std::max<std::size_t>(1, std::min<std::size_t>(std::thread::hardware_concurrency(), layers.size()));
+        std::vector<std::exception_ptr> failures(workers);
+        std::vector<std::thread> threads;
+        for (std::size_t w = 0; w < workers; ++w)
+            threads.emplace_back([&, w] {
+                try {
+                    for (std::size_t i = w; i < layers.size(); i += workers) encoded_[i] = encode_layer<Codec>(layers[i], i);
+                } catch (...) {
+                    failures[w] = std::current_exception();
+                }
+            });
+        for (auto& t : threads) t.join();
+        for (auto const& f : failures)
+            if (f) std::rethrow_exception(f);
+    }
+
+    Backend& backend_;
+    std::vector<encoded_layer> encoded_;
+    std::vector<std::byte*> pinned_;
+    std::size_t pinned_bytes_ = 0;
+    std::size_t pageable_bytes_ = 0;
+    std::string warning_;
+};
+
+}  // namespace offload::codec::detail
