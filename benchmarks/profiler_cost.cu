@@ -90,8 +90,8 @@ void cost_case(benchmark::State& state, stack_shape const& shape, std::size_t re
             k["stats_wall_ms"] = s.timing->pass_wall.median_ms;
             if (s.timing->h2d_gb_per_s) k["stats_h2d_GBps"] = *s.timing->h2d_gb_per_s;
             if (s.timing->overlap_efficiency) k["stats_overlap_eff"] = *s.timing->overlap_efficiency;
-            if (s.timing->pass_wall.count > 0)
-                k["stats_stall_ms"] = s.timing->transfer_overhead_ms / static_cast<double>(s.timing->pass_wall.count);
+            if (s.timing->transfer_overhead_ms)
+                k["stats_stall_ms"] = *s.timing->transfer_overhead_ms / static_cast<double>(s.timing->pass_wall.count);
         }
         state.SetLabel(shape.name + " K=" + std::to_string(resident) + " batch=" + std::to_string(batch) + " la4");
     } catch (std::exception const& e) {

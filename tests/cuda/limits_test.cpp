@@ -93,7 +93,8 @@ TEST_F(limits, nvtx_ranges_beside_events_change_nothing_but_the_name) {
     EXPECT_EQ(s.profiler, "events+nvtx");
     ASSERT_TRUE(s.timing);
     EXPECT_EQ(s.timing->pass_wall.count, 3u);
-    EXPECT_GT(s.timing->cpu_to_gpu_transfer_ms, 0);
+    ASSERT_TRUE(s.timing->cpu_to_gpu_transfer_ms);
+    EXPECT_GT(*s.timing->cpu_to_gpu_transfer_ms, 0);
     EXPECT_EQ(s.counts.layer_loads, 12u);
 }
 

@@ -98,13 +98,11 @@ TEST_F(cuda_stats, events_measure_every_timing_field) {
         EXPECT_GT(number(breakdown, key), 0.0) << key;
     for (char const* key : {"transfer_overhead_ms", "avg_layer_transfer_ms", "theoretical_async_savings_ms", "h2d_GBps"})
         EXPECT_GT(number(o, key), 0.0) << key;
-    // Measured, so never a stand-in zero; negative when the pass took longer
-    // than copy-then-compute would have (seen on an H200 with this small stack,
-    // where the host's enqueueing sets the pace).
-    for (char const* key : {"achieved_async_savings_ms", "overlap_efficiency"}) {
-        EXPECT_NE(number(o, key), 0.0) << key;
-        EXPECT_TRUE(std::isfinite(number(o, key))) << key;
-    }
+    // Signed: negative when the pass took longer than its engines' work one
+    // after the other (seen on an H200 with this small stack, where the host's
+    // enqueueing sets the pace). Never more than overlap could save: the three
+    // engines (copies in, compute, copies out) each fit in the pass's window.
+    EXPECT_TRUE(std::isfinite(number(o, "achieved_async_savings_ms")));
     ASSERT_TRUE(o.contains("pass_wall_ms"));
     auto const& wall = o.at("pass_wall_ms").as_object();
     EXPECT_EQ(number(wall, "count"), static_cast<double>(passes));
@@ -115,9 +113,12 @@ TEST_F(cuda_stats, events_measure_every_timing_field) {
     // A PCIe link moves between 1 and 1000 GB/s; anything else is a unit slip.
     EXPECT_GT(number(o, "h2d_GBps"), 1.0);
     EXPECT_LT(number(o, "h2d_GBps"), 1000.0);
-    // Write-backs overlap too, so achieved savings may pass the theoretical
-    // min(transfer + release, compute) by up to the release time: only a loose bound.
-    EXPECT_LT(number(o, "overlap_efficiency"), 2.0);
+    EXPECT_LE(number(o, "achieved_async_savings_ms"),
+              number(o, "theoretical_async_savings_ms") + 0.01 * number(o.at("pass_wall_ms").as_object(), "total"));
+    if (o.contains("overlap_efficiency")) {
+        EXPECT_GE(number(o, "overlap_efficiency"), 0.0);
+        EXPECT_LE(number(o, "overlap_efficiency"), 1.0);
+    }
 
     // Counters: every pass computes every layer and loads every streamed one.
     std::size_t const streamed = layer_count - resident_count;

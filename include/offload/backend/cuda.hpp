@@ -122,8 +122,10 @@ public:
         cudaError_t const status = cudaHostRegister(p, bytes, flags);
         if (status == cudaSuccess) return host_registration::registered;
         cudaGetLastError();  // refused page-locking is recoverable: the caller falls back
-        return status == cudaErrorHostMemoryAlreadyRegistered ? host_registration::already_page_locked
-                                                              : host_registration::refused;
+        // Memory from cudaHostAlloc is refused with another error than registered memory is:
+        // either way the caller looks at the pages one by one.
+        if (status == cudaErrorHostMemoryAlreadyRegistered || is_page_locked(p)) return host_registration::already_page_locked;
+        return host_registration::refused;
     }
     bool is_page_locked(void const* p) {
         cudaPointerAttributes attributes{};
