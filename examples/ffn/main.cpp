@@ -243,7 +243,8 @@ boost::json::object run_json(cli_options const& o, ffn::cli::run_result const& r
                                 "weights only, and this backend's weights are " + r.dtype;
         // ||y_codec - y_none|| / ||y_none|| over the last pass's final activations,
         // y_none from one pass of the same stack and seed without a codec.
-        run["codec_output_relative_l2"] = finite_or_null(r.codec_output_relative_l2.value_or(std::numeric_limits<double>::quiet_NaN()));
+        double const nan = std::numeric_limits<double>::quiet_NaN();
+        run["codec_output_relative_l2"] = finite_or_null(r.codec_output_relative_l2.value_or(nan));
     }
     return run;
 }

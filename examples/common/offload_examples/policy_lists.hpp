@@ -214,7 +214,9 @@ struct compiled_table {
 template <class... P>
 compiled_table compiled_combinations(policy_union<P...>) {
     auto kinds = []<class... L>(policy_lists<L...>) {
-        auto canonical = []<class... Ts>(type_list<Ts...>) { return std::vector<std::string>{cli_names<Ts>().front()...}; };
+        auto canonical = []<class... Ts>(type_list<Ts...>) {
+            return std::vector<std::string>{cli_names<Ts>().front()...};
+        };
         return std::vector<std::vector<std::string>>{canonical(L{})...};
     };
     auto options = []<class... L>(policy_lists<L...>) { return std::vector<policy_option>{option_of<L>...}; };
