@@ -1,11 +1,13 @@
 #pragma once
 // offload-ffn's run step, split from the CLI so that the policy instantiations
 // of each backend compile in their own translation unit (ffn_run_host.cpp,
-// ffn_run_cuda.cpp) and in parallel: 30 layer_offloader instantiations each.
+// ffn_run_cuda.cpp) and in parallel: 38 layer_offloader instantiations each
+// (ffn_policies.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <offload/config.hpp>
 #include <offload/model.hpp>
@@ -28,6 +30,7 @@ struct run_request {
     offload::config cfg;
     std::optional<std::string> trace_path;  // a Chrome/Perfetto trace of the passes, with profile::events
     std::size_t host_device_capacity = std::size_t{1} << 30;  // the host backend's simulated device
+    bool keep_output = false;  // return the last pass's activations in run_result::output
 };
 
 struct run_result {
@@ -36,11 +39,17 @@ struct run_result {
     double wall_ms = 0;   // host clock around the timed passes, to the end of the last one on the device
     std::string device;   // the GPU's name, or "cpu"
     std::string dtype;    // of weights and activations: "bfloat16" (cuda) or "float32" (host)
+    std::vector<float> output;  // x [batch][hidden] after the last pass, with run_request::keep_output
+    // With a codec other than none: ||y_codec - y_none|| / ||y_none|| over the
+    // last pass's activations, y_none from one pass of the same stack, seed and
+    // backend without a codec.
+    std::optional<double> codec_output_relative_l2;
 };
 
 // Builds a layer_offloader with the requested policies over m (float32
 // weights for host, bf16 for cuda), runs warmup + passes passes of the stack
-// and returns its stats. Throws offload::configuration_error for a policy
+// and returns its stats; with a codec other than none, then one pass without
+// a codec, for codec_output_relative_l2. Throws offload::configuration_error for a policy
 // combination that is not compiled in, and whatever the library throws.
 run_result run_on_host(run_request const& r, offload::model const& m);
 #if defined(OFFLOAD_EXAMPLES_WITH_CUDA)

@@ -2,12 +2,18 @@
 // ffn_cuda.hpp. Host code (g++); the device code is in ffn_cuda.cu.
 #include "ffn_run.hpp"
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include <cuda_runtime_api.h>
 
 #include <offload/backend/cuda.hpp>
 #include <offload/detail/cuda_check.hpp>
 
 #include "ffn_cuda.hpp"
+#include "ffn_random.hpp"
 #include "ffn_run_impl.hpp"
 
 namespace ffn::cli {
@@ -25,6 +31,13 @@ struct backend_traits<offload::backend::cuda> {
         cudaDeviceProp prop{};
         OFFLOAD_CUDA_TRY(cudaGetDeviceProperties(&prop, b.device()), "reading the device's properties");
         return prop.name;
+    }
+    // Waits for the stream; the bf16 activations as floats.
+    static std::vector<float> output(cuda_stack& s) {
+        std::vector<std::uint16_t> const bits = s.output();
+        std::vector<float> x(bits.size());
+        for (std::size_t i = 0; i < bits.size(); ++i) x[i] = bf16_to_float(bits[i]);
+        return x;
     }
 };
 }  // namespace detail

@@ -1,6 +1,9 @@
 // offload-ffn's runs on the host backend: the float32 stack of ffn_host.hpp.
 #include "ffn_run.hpp"
 
+#include <string>
+#include <vector>
+
 #include <offload/backend/host.hpp>
 
 #include "ffn_host.hpp"
@@ -19,6 +22,7 @@ struct backend_traits<offload::backend::host> {
     }
     static host_stack make_stack(run_request const& q, offload::backend::host&) { return host_stack(q.d); }
     static std::string device_name(offload::backend::host&) { return "cpu"; }
+    static std::vector<float> output(host_stack const& s) { return s.output(); }
 };
 }  // namespace detail
 

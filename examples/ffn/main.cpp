@@ -6,6 +6,7 @@
 //               [--preset balanced|aggressive|extreme|manual --gpu-layers N]
 //               [--residency first_n|interleaved|budget [--gpu-memory BYTES]]
 //               [--prefetch none|next|lookahead:N] [--profiler events|none]
+//               [--codec none|int8|fp8|int4|lossless]
 //               [--backend auto|cuda|host] [--stats-json PATH] [--seed S] ...
 //
 // The offload options, the error lines and the policy dispatch are the
@@ -35,7 +36,9 @@
 
 #include <offload/config.hpp>
 #include <offload/model.hpp>
+#include <offload/errors.hpp>
 #include <offload/stats.hpp>
+#include <offload/tensor.hpp>
 
 #include <offload_examples/cli.hpp>
 
@@ -145,11 +148,29 @@ host_weights make_weights(cli_options const& o) {
     return w;
 }
 
-offload::model describe_model(host_weights const& w) {
+// Each buffer with its dtype and shape, so that a codec can encode it: gate
+// and up [ffn][hidden], down [hidden][ffn]; the RMSNorm weight [1][hidden]
+// stays exact. The host backend's weights are float32, which the codecs
+// (bf16 only) leave as they are.
+offload::model describe_model(cli_options const& o, host_weights const& w) {
+    offload::dtype const type = o.off.backend == "cuda" ? offload::dtype::bf16 : offload::dtype::fp32;
+    std::size_t const H = o.d.hidden, F = o.d.ffn;
     offload::model m;
-    for (auto const& layer : w.blocks) {
+    for (std::size_t l = 0; l < w.blocks.size(); ++l) {
+        auto const& layer = w.blocks[l];
+        std::string const prefix = "layers." + std::to_string(l) + ".";
+        offload::tensor_info const shapes[4] = {{prefix + "norm", type, 1, H, false},
+                                                {prefix + "gate", type, F, H},
+                                                {prefix + "up", type, F, H},
+                                                {prefix + "down", type, H, F}};
         std::vector<offload::weight_buffer> buffers;
-        for (std::size_t b = 0; b < layer.size(); ++b) buffers.emplace_back(layer[b].get(), w.bytes[b]);
+        for (std::size_t b = 0; b < layer.size(); ++b) {
+            if (shapes[b].bytes() != w.bytes[b])
+                throw offload::configuration_error("offload-ffn: buffer " + shapes[b].name + " holds " +
+                                                   std::to_string(w.bytes[b]) + " bytes, its shape " +
+                                                   std::to_string(shapes[b].bytes()));
+            buffers.emplace_back(layer[b].get(), shapes[b]);
+        }
         m.add_layer(std::move(buffers));
     }
     return m;
@@ -203,6 +224,7 @@ boost::json::object run_json(cli_options const& o, ffn::cli::run_result const& r
         {"residency", o.off.policies.residency},
         {"prefetch", o.off.policies.prefetch},
         {"profiler", o.off.policies.profiler},
+        {"codec", o.off.policies.codec},
         {"layer_bytes", layer_bytes(o)},
         {"model_bytes", layer_bytes(o) * o.layers},
         {"flops_per_pass", flops_per_pass},
@@ -214,12 +236,22 @@ boost::json::object run_json(cli_options const& o, ffn::cli::run_result const& r
         {"output_checksum", finite_or_null(r.checksum)},
     };
     if (o.off.backend == "host") run["simulated_device_bytes"] = host_device_capacity(o);
+    if (o.off.policies.codec != "none") {
+        run["codec_encoded_buffers"] = r.stats.codec_buffers.size();
+        if (r.stats.codec_buffers.empty())
+            run["codec_note"] = "no buffer was encoded (stats has no codec_buffers): the codecs encode bf16 "
+                                "weights only, and this backend's weights are " + r.dtype;
+        // ||y_codec - y_none|| / ||y_none|| over the last pass's final activations,
+        // y_none from one pass of the same stack and seed without a codec.
+        double const nan = std::numeric_limits<double>::quiet_NaN();
+        run["codec_output_relative_l2"] = finite_or_null(r.codec_output_relative_l2.value_or(nan));
+    }
     return run;
 }
 
 int run_main(cli_options const& o) {
     host_weights const weights = make_weights(o);
-    offload::model const m = describe_model(weights);
+    offload::model const m = describe_model(o, weights);
     ffn::cli::run_result const r = run(o, m);
 
     boost::json::object out;
@@ -254,6 +286,12 @@ int main(int argc, char** argv) {
     ox::add_offload_options<ffn::cli::policies>(cli, o.off);
     cli.note("The host backend simulates a device holding 1 GiB + half the model, with float32 weights; the cuda "
              "backend runs bf16 weights with cuBLAS.");
+    cli.note("--codec: compiled only with --residency first_n, --prefetch lookahead:4 and either --profiler (any "
+             "other combination with a codec other than none is a usage error). It encodes the gate, up and down "
+             "weights (bf16, so on the cuda backend only: on the host backend's float32 weights it encodes nothing, "
+             "and the output says so); the RMSNorm weight stays exact. A run with a codec then runs one pass of the "
+             "same stack and seed without a codec and prints run.codec_output_relative_l2, ||y_codec - y_none|| / "
+             "||y_none|| over the last pass's activations.");
 
     cli.check([&] {  // once the backend is known
         ffn::dims const defaults = o.off.backend == "host" ? host_default_dims : ffn::dims{};

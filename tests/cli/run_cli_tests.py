@@ -7,7 +7,8 @@ A bad command line must exit with code 2 (not a signal, not 1), print nothing
 on stdout and exactly one line on stderr, of the form
 "offload-ffn: error: <option>: ..." naming the option that the data file gives
 and saying what is allowed. A good command line must exit with 0 and print one
-line of JSON on stdout. Every option listed by `offload-ffn --help` must be
+line of JSON on stdout (with --codec other than none, holding
+run.codec_output_relative_l2). Every option listed by `offload-ffn --help` must be
 named by at least two bad command lines, so that a new option comes with its
 cases. A failing command line (--failing: a good command line whose run
 cannot go on, such as a missing model) must exit with code 1, print nothing on
@@ -145,6 +146,11 @@ def check_good(exe, case, cwd):
                         problems.append(f"{flag} file differs from stdout")
                 except (OSError, ValueError) as e:
                     problems.append(f"{flag} {path}: {e}")
+        codec = next((a.split("=", 1)[1] for a in argv if a.startswith("--codec=")), None)
+        if "--codec" in argv:
+            codec = argv[argv.index("--codec") + 1]
+        if doc is not None and codec not in (None, "none") and "codec_output_relative_l2" not in doc.get("run", {}):
+            problems.append(f"--codec {codec}: no run.codec_output_relative_l2 in the JSON")
         if "--summary-every" in argv and int(argv[argv.index("--summary-every") + 1]) > 0:
             if "offload: " not in text:
                 problems.append("--summary-every printed no summary on stderr")

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,7 @@
 
 #include "backend_choice.hpp"
 #include "command_line.hpp"
+#include "errors.hpp"
 #include "policy_lists.hpp"
 #include "values.hpp"
 
@@ -176,13 +178,45 @@ inline void add_offload_options(command_line& cli, offload_options& o, std::vect
 
 }  // namespace detail
 
+namespace detail {
+
+// A choice of policies that no product of the union holds: a usage error that
+// names the last option whose choice not every product holds (with an
+// everything-without-a-codec product and a codecs-with-first_n product,
+// "--codec int8 --residency budget" names --codec), and the kinds its choice
+// is not compiled with.
+inline usage_error not_compiled(compiled_table const& t, policy_names const& chosen, std::string const& compiled) {
+    auto const name_of = [&](std::size_t k) -> std::string const& { return chosen.*(t.options[k].chosen); };
+    std::size_t named = 0;
+    for (std::size_t k = 0; k < t.options.size(); ++k)
+        for (std::size_t p = 0; p < t.products.size(); ++p)
+            if (!t.holds(p, k, name_of(k))) named = k;
+    std::string with;  // the other choices that the first product holding this one lacks
+    for (std::size_t p = 0; p < t.products.size() && with.empty(); ++p) {
+        if (!t.holds(p, named, name_of(named))) continue;
+        for (std::size_t k = 0; k < t.options.size(); ++k)
+            if (k != named && !t.holds(p, k, name_of(k)))
+                with += (with.empty() ? "" : ", ") + std::string("--") + t.options[k].name + " " + name_of(k);
+    }
+    return usage_error{"--" + std::string(t.options[named].name),
+                       name_of(named) + " is not compiled with " + (with.empty() ? "these policies" : with),
+                       "allowed: the compiled combinations: " + compiled};
+}
+
+}  // namespace detail
+
 // Adds the offload options to cli, with one policy option per list of Lists
-// (a policy_lists); o receives the values once cli has parsed. o must outlive
-// the parsing.
+// (a policy_lists, or a policy_union: then every policy of its products is
+// offered, and a combination that none of them holds is a usage error); o
+// receives the values once cli has parsed. o must outlive the parsing.
 template <class Lists>
 void add_offload_options(command_line& cli, offload_options& o) {
     auto const rows = []<class... L>(policy_lists<L...>) { return std::vector<detail::policy_row>{detail::row_of(L{})...}; };
-    detail::add_offload_options(cli, o, rows(Lists{}), describe(Lists{}));
+    detail::add_offload_options(cli, o, rows(offered_t<Lists>{}), describe(Lists{}));
+    if constexpr (!std::is_same_v<Lists, offered_t<Lists>>)
+        cli.check([&o, table = compiled_combinations(Lists{}), compiled = describe(Lists{})] {
+            if (!table.compiled(o.policies)) throw detail::not_compiled(table, o.policies, compiled);
+        });
 }
 
 }  // namespace offload_examples
