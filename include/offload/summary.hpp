@@ -2,6 +2,7 @@
 // A profiling summary for a terminal of 80 columns, written from the stats:
 // per-layer compute and transfer times, the totals with their share of the
 // pass, the savings that overlap could make and did make, and the stall.
+#include <algorithm>
 #include <cstdio>
 #include <ostream>
 #include <string>
@@ -68,6 +69,21 @@ inline void write_summary(std::ostream& out, stats const& s) {
                           t.theoretical_async_savings_ms);
     if (t.overlap_efficiency) out << detail::format(" (%.1f%%)", 100.0 * *t.overlap_efficiency);
     out << "\n";
+    if (s.codec != "none") {
+        double const logical = static_cast<double>(s.counts.logical_bytes_host_to_device);
+        out << "  codec " << s.codec;
+        if (logical > 0)
+            out << detail::format(": moved %.1f%% of the logical bytes",
+                                  100.0 * static_cast<double>(s.counts.bytes_host_to_device) / logical);
+        if (t.effective_h2d_gb_per_s) out << detail::format(", %.2f GB/s effective", *t.effective_h2d_gb_per_s);
+        out << "\n";
+        line("decode", t.decode_ms, "nothing decoded");
+        out << "\n";
+        double worst = 0;
+        for (auto const& b : s.codec_buffers) worst = std::max(worst, b.relative_l2_error.value_or(0));
+        if (!s.codec_buffers.empty())
+            out << detail::format("  worst relative L2 error of an encoded buffer: %.3f%%\n", 100.0 * worst);
+    }
 }
 
 }  // namespace offload

@@ -278,9 +278,8 @@ TYPED_TEST(llama_cuda_engine, logits_match_the_host_engine_on_both_shapes) {
         for (std::size_t i = 0; i < cfg.num_hidden_layers; ++i) resident += off.is_resident(i) ? 1 : 0;
         // budget keeps everything when the whole stack fits (a two-layer shape with one slot's worth spare).
         bool const all_fit = model.size() * footprint <= oc.gpu_memory_budget;
-        ASSERT_EQ(resident, std::is_same_v<typename TypeParam::residency, offload::residency::budget> && all_fit
-                                ? model.size()
-                                : 1u);
+        constexpr bool budget = std::is_same_v<typename TypeParam::residency, offload::residency::budget>;
+        ASSERT_EQ(resident, budget && all_fit ? model.size() : 1u);
         llama::cuda_engine e(cfg, m.outside(), positions, this->stream_);
         auto const cuda = run_sequence(e, ids, [&](llama::cuda_engine& engine) {
             for (auto layer : off.pass()) engine.layer(layer.index(), llama::layer_weights(layer));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <sstream>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <offload/codec/lossless.hpp>
 #include <offload/layer_offloader.hpp>
 #include <offload/profile/events.hpp>
+#include <offload/summary.hpp>
 
 namespace {
 
@@ -87,6 +89,10 @@ void every_layer_reads_the_decoded_weights() {
     ASSERT_TRUE(st.timing && st.timing->decode_ms && st.timing->effective_h2d_gb_per_s);
     EXPECT_GT(*st.timing->effective_h2d_gb_per_s, *st.timing->h2d_gb_per_s);
     for (auto const& l : st.layers) EXPECT_EQ(l.decode_ms.has_value(), !l.resident) << l.index;
+    std::ostringstream summary;
+    offload::write_summary(summary, st);
+    EXPECT_NE(summary.str().find(std::string("codec ") + Codec::name + ": moved"), std::string::npos) << summary.str();
+    EXPECT_NE(summary.str().find("decode"), std::string::npos) << summary.str();
 }
 
 TEST(codec_offload, int8_layers_read_the_decoded_weights) { every_layer_reads_the_decoded_weights<offload::codec::int8>(); }
