@@ -64,7 +64,7 @@ span_totals read_spans(std::filesystem::path const& path) {
 TEST(trace, spans_nest_per_track_and_agree_with_the_tests_own_clocks) {
     constexpr std::size_t passes = 3;
     constexpr auto compute = std::chrono::milliseconds(2);
-    std::vector<std::uint32_t> weights(256 * 1024, 1), state(64 * 1024, 0);
+    std::vector<std::uint32_t> weights(256 * 1024, 1), state(1024 * 1024, 0);
     offload::model m;
     for (int i = 0; i < 5; ++i) m.add_layer({{weights.data(), weights.size() * 4}});
     m.add_layer({{weights.data(), weights.size() * 4}, {state.data(), state.size() * 4, offload::access::read_write}});
@@ -109,11 +109,15 @@ TEST(trace, spans_nest_per_track_and_agree_with_the_tests_own_clocks) {
     EXPECT_EQ(spans.count.at("wait"), passes * s.streamed_layers.size());
     EXPECT_EQ(spans.count.at("write back"), passes);
     // Durations against clocks the test keeps itself: the compute it slept,
-    // and every copy timed on its stream by the backend wrapper (10%: the
-    // events and the clocks are read a few microseconds apart).
-    EXPECT_NEAR(spans.ms.at("compute"), clocked_compute, 0.10 * clocked_compute);
-    EXPECT_NEAR(spans.ms.at("copy"), clocked_copy, 0.10 * clocked_copy);
-    EXPECT_NEAR(spans.ms.at("write back"), clocked_copy_back, 0.10 * clocked_copy_back);
+    // and every copy timed on its stream by the backend wrapper. A span's
+    // events sit just outside the wrapper's clock readings, a few tasks apart
+    // on the stream: 10%, plus 0.1 ms a span for the sanitizer builds.
+    auto near = [&](char const* kind, double clocked) {
+        EXPECT_NEAR(spans.ms.at(kind), clocked, 0.10 * clocked + 0.1 * static_cast<double>(spans.count.at(kind))) << kind;
+    };
+    near("compute", clocked_compute);
+    near("copy", clocked_copy);
+    near("write back", clocked_copy_back);
     std::filesystem::remove(path);
 }
 
