@@ -248,12 +248,7 @@ public:
             l.bytes = layers_[i].payload_bytes();
             l.loads = loads_[i];
         }
-        if constexpr (decodes) {
-            codec_stats(s);
-        } else {
-            for (std::size_t i = 0; i < layers_.size(); ++i)
-                s.layers[i].moved_bytes = host_->layer_block(i) != nullptr ? host_->block_span(i) : layers_[i].payload_bytes();
-        }
+        host_->fill_stats(s);
         recorder_.fill(s);
         // Under a codec the link carries fewer bytes than it delivers.
         if (s.timing && s.timing->h2d_gb_per_s && counts_.bytes_host_to_device > 0)
@@ -376,7 +371,7 @@ private:
             resident_bytes_ += l.footprint();
             if constexpr (decodes) {
                 backend_.copy_to_device(placement_staging_, host_->layer_block(i), host_->block_span(i), s);
-                decode_layer(i, placement_staging_, resident_ptr_[i], s);
+                host_->decode(i, placement_staging_, resident_ptr_[i], s);
             } else {
                 for (std::size_t b = 0; b < l.buffers().size(); ++b)
                     backend_.copy_to_device(static_cast<std::byte*>(resident_ptr_[i]) + l.offset(b),
@@ -389,37 +384,6 @@ private:
         if constexpr (decodes) {
             backend_.device_deallocate(placement_staging_, placement_staging_bytes_);
             placement_staging_ = nullptr;
-        }
-    }
-
-    // Every buffer of layer i from its encoded bytes at `from` into the slot
-    // layout at `to`, in order on stream s.
-    void decode_layer(std::size_t i, void const* from, void* to, typename Backend::stream_type s) {
-        auto const& l = layers_[i];
-        auto const& e = host_->layer(i);
-        for (std::size_t b = 0; b < l.buffers().size(); ++b) {
-            auto const& eb = e.buffers[b];
-            auto const* src = static_cast<std::byte const*>(from) + eb.offset;
-            auto* dst = static_cast<std::byte*>(to) + l.offset(b);
-            if (eb.how == codec::format::none)
-                backend_.copy_on_device(dst, src, eb.bytes, s);
-            else
-                backend_.decode(eb.how, eb.tensor, src, eb.bytes, dst, s);
-        }
-    }
-
-    void codec_stats(stats& s) const {
-        for (std::size_t i = 0; i < layers_.size(); ++i) {
-            auto const& e = host_->layer(i);
-            std::size_t moved = 0;
-            for (std::size_t b = 0; b < e.buffers.size(); ++b) {
-                auto const& eb = e.buffers[b];
-                moved += eb.bytes;
-                if (eb.how != codec::format::none)
-                    s.codec_buffers.push_back({i, b, eb.tensor.name, codec::format_name(eb.how),
-                                               layers_[i].buffers()[b].bytes, eb.bytes, eb.relative_l2});
-            }
-            s.layers[i].moved_bytes = moved;
         }
     }
 
@@ -532,7 +496,7 @@ private:
             backend_.wait(compute, sl.ready);
             if constexpr (decodes) {
                 recorder_.decode_begin(i, compute);
-                decode_layer(i, sl.staging, sl.device, compute);
+                host_->decode(i, sl.staging, sl.device, compute);
                 recorder_.decode_end(i, compute);
             }
             recorder_.compute_begin(i, compute);

@@ -15,6 +15,7 @@
 #include <offload/backend/concept.hpp>
 #include <offload/config.hpp>
 #include <offload/model.hpp>
+#include <offload/stats.hpp>
 #include <offload/detail/page_locks.hpp>
 
 namespace offload::detail {
@@ -53,6 +54,12 @@ public:
     // (shared with others over the same memory), and already locked by someone else.
     std::size_t locked_bytes() const noexcept { return locked_bytes_; }
     std::size_t foreign_locked_bytes() const noexcept { return foreign_locked_bytes_; }
+
+    // Bytes one copy of each layer moves.
+    void fill_stats(stats& s) const {
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            s.layers[i].moved_bytes = layer_block(i) != nullptr ? block_span(i) : layers_[i].payload_bytes();
+    }
 
     // The whole layer in slot layout (a pinned copy, or the caller's memory when
     // its buffers already sit at the slot's offsets), so that one copy moves it;

@@ -15,6 +15,7 @@
 #include <offload/codec/detail/encoded_layer.hpp>
 #include <offload/config.hpp>
 #include <offload/model.hpp>
+#include <offload/stats.hpp>
 
 namespace offload::codec::detail {
 
@@ -23,7 +24,7 @@ class encoded_weights {
 public:
     encoded_weights(Backend& backend, std::vector<layer_description> const& layers, std::vector<bool> const& /*streamed*/,
                     config const& cfg)
-        : backend_(backend), encoded_(layers.size()), pinned_(layers.size(), nullptr) {
+        : backend_(backend), layers_(layers), encoded_(layers.size()), pinned_(layers.size(), nullptr) {
         encode_all(layers);
         for (std::size_t i = 0; i < layers.size(); ++i) {
             auto const bytes = encoded_[i].bytes.size();
@@ -54,7 +55,6 @@ public:
     std::size_t locked_bytes() const noexcept { return 0; }
     std::size_t foreign_locked_bytes() const noexcept { return 0; }
 
-    encoded_layer const& layer(std::size_t i) const noexcept { return encoded_[i]; }
     // The encoded block, moved by one copy.
     std::byte* layer_block(std::size_t i) const noexcept {
         return pinned_[i] != nullptr ? pinned_[i] : const_cast<std::byte*>(encoded_[i].bytes.data());
@@ -65,6 +65,39 @@ public:
     }
     // Read-write buffers are kept raw: the write-back lands where the next copy reads.
     void* buffer(std::size_t i, std::size_t b) const noexcept { return layer_block(i) + encoded_[i].buffers[b].offset; }
+
+    // Every buffer of layer i from its encoded bytes at `from` (on the device)
+    // into the slot layout at `to`, in order on stream s: raw buffers by a
+    // device copy, encoded ones by the backend's decode.
+    void decode(std::size_t i, void const* from, void* to, typename Backend::stream_type s) {
+        auto const& l = layers_[i];
+        auto const& e = encoded_[i];
+        for (std::size_t b = 0; b < l.buffers().size(); ++b) {
+            auto const& eb = e.buffers[b];
+            auto const* src = static_cast<std::byte const*>(from) + eb.offset;
+            auto* dst = static_cast<std::byte*>(to) + l.offset(b);
+            if (eb.how == format::none)
+                backend_.copy_on_device(dst, src, eb.bytes, s);
+            else
+                backend_.decode(eb.how, eb.tensor, src, eb.bytes, dst, s);
+        }
+    }
+
+    // Bytes one copy of each layer moves, and every buffer the codec encoded.
+    void fill_stats(stats& s) const {
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            auto const& e = encoded_[i];
+            std::size_t moved = 0;
+            for (std::size_t b = 0; b < e.buffers.size(); ++b) {
+                auto const& eb = e.buffers[b];
+                moved += eb.bytes;
+                if (eb.how != format::none)
+                    s.codec_buffers.push_back({i, b, eb.tensor.name, format_name(eb.how),
+                                               layers_[i].buffers()[b].bytes, eb.bytes, eb.relative_l2});
+            }
+            s.layers[i].moved_bytes = moved;
+        }
+    }
 
     // A resident layer, once placed, needs its host copy no more.
     void drop(std::size_t i) noexcept {
@@ -99,6 +132,7 @@ private:
     }
 
     Backend& backend_;
+    std::vector<layer_description> const& layers_;
     std::vector<encoded_layer> encoded_;
     std::vector<std::byte*> pinned_;
     std::size_t pinned_bytes_ = 0;
