@@ -68,6 +68,10 @@ struct counters {
     std::size_t bytes_host_to_device = 0;          // what crossed the link (encoded under a codec)
     std::size_t bytes_device_to_host = 0;
     std::size_t logical_bytes_host_to_device = 0;  // the weights those copies delivered, decoded
+    std::size_t replayed_passes = 0;  // of passes, those run as a replay of a captured graph
+    // Copies issued ahead for a pass that never began (the pass before was
+    // abandoned, or a graph replay came first): not loads of any pass.
+    std::size_t unused_prefetches = 0;
 
     friend bool operator==(counters const&, counters const&) = default;
 };
@@ -191,7 +195,9 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stat
                      {"layer_loads", s.counts.layer_loads},
                      {"bytes_host_to_device", s.counts.bytes_host_to_device},
                      {"bytes_device_to_host", s.counts.bytes_device_to_host},
-                     {"logical_bytes_host_to_device", s.counts.logical_bytes_host_to_device}};
+                     {"logical_bytes_host_to_device", s.counts.logical_bytes_host_to_device},
+                     {"replayed_passes", s.counts.replayed_passes},
+                     {"unused_prefetches", s.counts.unused_prefetches}};
     o["memory"] = {{"resident_bytes", s.memory.resident_bytes},
                    {"staging_bytes", s.memory.staging_bytes},
                    {"pinned_host_bytes", s.memory.pinned_host_bytes},
@@ -259,7 +265,8 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
     s.counts = {get<std::size_t>(c, "passes"),      get<std::size_t>(c, "aborted_passes"),
                 get<std::size_t>(c, "layer_computes"), get<std::size_t>(c, "layer_loads"),
                 get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host"),
-                get<std::size_t>(c, "logical_bytes_host_to_device")};
+                get<std::size_t>(c, "logical_bytes_host_to_device"), get<std::size_t>(c, "replayed_passes"),
+                get<std::size_t>(c, "unused_prefetches")};
     auto const& m = o.at("memory").as_object();
     s.memory = {get<std::size_t>(m, "resident_bytes"), get<std::size_t>(m, "staging_bytes"),
                 get<std::size_t>(m, "pinned_host_bytes"), get<std::size_t>(m, "pageable_host_bytes"),
