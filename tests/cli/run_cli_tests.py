@@ -221,6 +221,10 @@ def check_floor_json(doc, argv, problems):
         expected = run.get("wall_ms_per_pass", 0) / run["floor_ms"]
         if abs(run.get("ratio_to_floor", 0) - expected) > 1e-6 * max(1.0, expected):
             problems.append("run.ratio_to_floor is not run.wall_ms_per_pass / run.floor_ms")
+    counters = doc.get("stats", {}).get("counters", {}) if isinstance(doc, dict) else {}
+    if counters.get("passes") and counters.get("bytes_host_to_device", 0) / counters["passes"] != \
+            run.get("floor_streamed_bytes"):
+        problems.append("run.floor_streamed_bytes is not stats.counters.bytes_host_to_device / passes")
     mode = "decode-loop" if "--decode-loop" in argv else "back-to-back"
     if run.get("mode") != mode:
         problems.append(f"run.mode is {run.get('mode')!r}, expected {mode!r}")

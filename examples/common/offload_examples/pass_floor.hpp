@@ -49,8 +49,8 @@ struct pass_floor {
 };
 
 // Bytes one pass moves: each streamed layer is copied once a pass, moving
-// moved_bytes. (counters.bytes_host_to_device / passes would also count the
-// copies the last pass issued ahead for a pass that never ran.)
+// its moved_bytes. Over whole passes that is counters.bytes_host_to_device /
+// counters.passes; this sum does not depend on when the copies are issued.
 inline std::size_t streamed_bytes_per_pass(offload::stats const& s) {
     std::size_t bytes = 0;
     for (auto const& l : s.layers)
