@@ -43,6 +43,7 @@ struct run_request {
     std::size_t warmup = 0;  // passes run first and then left out of the stats
     std::uint64_t seed = 1;
     pass_mode mode = pass_mode::back_to_back;
+    bool graph = false;  // capture one pass as a CUDA graph, then replay it for every pass
     offload_examples::policy_names policies;  // of ffn_policies.hpp's lists
     offload::config cfg;
     std::optional<std::string> trace_path;  // a Chrome/Perfetto trace of the passes, with profile::events

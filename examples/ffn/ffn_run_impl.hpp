@@ -55,29 +55,37 @@ run_result run(run_request const& q, offload::model const& m) {
     r.device = traits::device_name(off.backend());
     r.dtype = traits::dtype;
     auto stack = traits::make_stack(q, off.backend());
-    auto one_pass = [&] {
-        stack.set_input(q.seed);
-        for (auto layer : off.pass()) stack.layer(layer.buffer(0), layer.buffer(1), layer.buffer(2), layer.buffer(3));
+    auto layer_compute = [&](auto const& layer) {
+        stack.layer(layer.buffer(0), layer.buffer(1), layer.buffer(2), layer.buffer(3));
     };
-    // One step of the loop of passes, as the mode says: a new mode is a case here.
-    auto step = [&] {
-        switch (q.mode) {
-            case pass_mode::back_to_back: one_pass(); return;
-            case pass_mode::decode_loop:
-                one_pass();
-                read_back_one_value(off.backend(), stack);
-                return;
+    auto run_passes = [&](auto&& one_pass) {
+        // One step of the loop of passes, as the mode says: a new mode is a case here.
+        auto step = [&] {
+            stack.set_input(q.seed);
+            one_pass();
+            switch (q.mode) {
+                case pass_mode::back_to_back: return;
+                case pass_mode::decode_loop: read_back_one_value(off.backend(), stack); return;
+            }
+        };
+        for (std::size_t p = 0; p < q.warmup; ++p) step();
+        if (q.warmup > 0) {
+            off.synchronize();
+            off.reset_statistics();
         }
+        auto const start = std::chrono::steady_clock::now();
+        for (std::size_t p = 0; p < q.passes; ++p) step();
+        r.checksum = stack.checksum();  // waits for the last pass
+        r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     };
-    for (std::size_t p = 0; p < q.warmup; ++p) step();
-    if (q.warmup > 0) {
-        off.synchronize();
-        off.reset_statistics();
+    if (!q.graph) {
+        run_passes([&] { off.run_pass(layer_compute); });
+    } else if constexpr (offload::capturing_backend<Backend>) {
+        auto graph = off.capture(layer_compute);
+        run_passes([&] { graph.replay(); });
+    } else {
+        throw offload::configuration_error("offload-ffn: --graph needs --backend cuda");
     }
-    auto const start = std::chrono::steady_clock::now();
-    for (std::size_t p = 0; p < q.passes; ++p) step();
-    r.checksum = stack.checksum();  // waits for the last pass
-    r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     r.stats = off.statistics();
     if (q.keep_output) r.output = traits::output(stack);
     return r;

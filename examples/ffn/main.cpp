@@ -70,6 +70,7 @@ struct cli_options {
     std::size_t warmup = 0;
     std::uint64_t seed = 1;
     bool decode_loop = false;
+    bool graph = false;
     bool json = false;  // the full JSON on stdout instead of the report
     ox::offload_options off;
 };
@@ -205,6 +206,7 @@ ffn::cli::run_result run(cli_options const& o, offload::model const& m) {
     q.trace_path = o.off.trace;
     q.seed = o.seed;
     q.mode = mode_of(o);
+    q.graph = o.graph;
     q.policies = o.off.policies;
     q.cfg = o.off.cfg;
     q.host_device_capacity = host_device_capacity(o);
@@ -236,6 +238,7 @@ boost::json::object run_json(cli_options const& o, ffn::cli::run_result const& r
         {"warmup", o.warmup},
         {"seed", o.seed},
         {"mode", ffn::cli::pass_mode_name(mode_of(o))},
+        {"graph", o.graph},
         {"residency", o.off.policies.residency},
         {"prefetch", o.off.policies.prefetch},
         {"profiler", o.off.policies.profiler},
@@ -276,7 +279,7 @@ void write_report(std::ostream& out, cli_options const& o, ffn::cli::run_result 
         << s.streamed_layers.size() << " streamed), prefetch " << p.prefetch << ", profiler " << p.profiler
         << ", codec " << p.codec << "\n";
     out << "  passes     " << o.passes << " timed after " << o.warmup << " warm-up, "
-        << ffn::cli::pass_mode_name(mode_of(o))
+        << ffn::cli::pass_mode_name(mode_of(o)) << (o.graph ? ", replayed as a CUDA graph" : "")
         << (o.decode_loop ? " (after each pass the host waits and reads one value back)"
                           : " (the host never waits between passes)")
         << "\n";
@@ -337,6 +340,10 @@ int main(int argc, char** argv) {
              "after every pass, wait for it and read one output value back before the next, as a sampler "
              "does (default: passes back to back)",
              ox::flag(o.decode_loop)});
+    cli.add({"graph", "",
+             "capture one pass as a CUDA graph and replay it for every pass, the all-resident floor run too "
+             "(cuda backend only)",
+             ox::flag(o.graph)});
     cli.add({"json", "", "print the full JSON (run and stats) on stdout instead of the report", ox::flag(o.json)});
     o.off.layer_count = [&o] { return o.layers; };
     o.off.layer_count_name = "--layers";
@@ -351,6 +358,9 @@ int main(int argc, char** argv) {
              "||y_none|| over the last pass's activations.");
 
     cli.check([&] {  // once the backend is known
+        if (o.graph && o.off.backend != "cuda")
+            throw ox::usage_error{"--graph", "captures CUDA graphs, and the backend is " + o.off.backend,
+                                  "allowed: --graph with --backend cuda (or auto on a machine with a GPU)"};
         ffn::dims const defaults = o.off.backend == "host" ? host_default_dims : ffn::dims{};
         o.d.hidden = hidden.value_or(defaults.hidden);
         o.d.ffn = ffn_size.value_or(defaults.ffn);
