@@ -80,6 +80,20 @@ TEST(merged_stats, sums_counters_and_memory_over_the_ranks) {
     EXPECT_EQ(m.per_rank, ranks);
 }
 
+TEST(merged_stats, every_counter_and_memory_field_is_summed) {
+    // Fields an offloader of the tests leaves at 0 (pageable, registered and already-locked bytes
+    // belong to other host-memory modes): hand-made stats give each field a value of its own.
+    auto make = [](std::size_t k) {
+        offload::stats s;
+        s.counts = {1 * k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k, 7 * k};
+        s.memory = {8 * k, 9 * k, 10 * k, 11 * k, 12 * k, 13 * k};
+        return s;
+    };
+    auto const m = offload::multi::merge({make(1), make(100)});
+    EXPECT_EQ(m.counts, make(101).counts);
+    EXPECT_EQ(m.memory, make(101).memory);
+}
+
 TEST(merged_stats, an_aborted_pass_and_a_write_back_are_summed_too) {
     // aborted_passes and bytes_device_to_host are 0 in the other tests: a sum that forgot them would pass there.
     std::vector<float> w(1024, 1.0f), state(64, 0.0f);
