@@ -100,6 +100,8 @@ public:
     }
     double flops_per_layer() const { return ffn::flops_per_layer(d_); }
     dims const& shape() const noexcept { return d_; }
+    // x [batch][hidden] in place, as cuda_stack::activations() is on the device.
+    void const* activations() const noexcept { return x_.data(); }
 
 private:
     // Eight partial sums, so that the compiler can vectorise without reordering a single sum.

@@ -22,6 +22,9 @@ namespace detail {
 template <>
 struct backend_traits<offload::backend::cuda> {
     static constexpr char const* dtype = "bfloat16";
+    using element = std::uint16_t;  // of the activations: bf16 bits
+    // The H2D rate from 256 MiB copies: large enough that the per-copy latency is lost in it.
+    static constexpr std::size_t h2d_copy_bytes = std::size_t{256} << 20;
     static offload::backend::cuda_options backend_options(run_request const&) { return {}; }
     // cuBLAS and the kernels run on the offloader's compute stream.
     static cuda_stack make_stack(run_request const& q, offload::backend::cuda& b) {

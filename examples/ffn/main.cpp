@@ -1,12 +1,16 @@
 // offload-ffn: a stack of Llama-shaped FFN layers run through
 // offload::layer_offloader, with some layers resident on the device and the
-// rest streamed from host memory on every pass. Prints the run's stats as JSON.
+// rest streamed from host memory on every pass. Prints a report like a
+// benchmark tool's: the run, the floor of a pass measured in the same process
+// (max(streamed bytes / pinned H2D rate, all-resident pass time)), the pass
+// time over it, and the offloader's summary table; --json prints the full
+// stats as JSON instead.
 //
 //   offload-ffn [--layers 32] [--hidden 4096] [--ffn 14336] [--batch 1] [--passes 10]
 //               [--preset balanced|aggressive|extreme|manual --gpu-layers N]
 //               [--residency first_n|interleaved|budget [--gpu-memory BYTES]]
 //               [--prefetch none|next|lookahead:N] [--profiler events|none]
-//               [--codec none|int8|fp8|int4|lossless]
+//               [--codec none|int8|fp8|int4|lossless] [--decode-loop] [--json]
 //               [--backend auto|cuda|host] [--gpus N] [--stats-json PATH] [--seed S] ...
 //
 // The offload options, the error lines and the policy dispatch are the
@@ -38,9 +42,12 @@
 #include <offload/model.hpp>
 #include <offload/errors.hpp>
 #include <offload/stats.hpp>
+#include <offload/summary.hpp>
 #include <offload/tensor.hpp>
 
 #include <offload_examples/cli.hpp>
+#include <offload_examples/figures.hpp>
+#include <offload_examples/floor_report.hpp>
 
 #include "ffn_dims.hpp"
 #include "ffn_host.hpp"
@@ -63,8 +70,15 @@ struct cli_options {
     std::size_t passes = 10;
     std::size_t warmup = 0;
     std::uint64_t seed = 1;
+    bool decode_loop = false;
+    bool graph = false;
+    bool json = false;  // the full JSON on stdout instead of the report
     ox::offload_options off;
 };
+
+ffn::cli::pass_mode mode_of(cli_options const& o) {
+    return o.decode_loop ? ffn::cli::pass_mode::decode_loop : ffn::cli::pass_mode::back_to_back;
+}
 
 // The host backend's defaults: small enough for 10 passes in about a second on two cores.
 constexpr ffn::dims host_default_dims{512, 1792, 1};
@@ -192,6 +206,8 @@ ffn::cli::run_result run(cli_options const& o, offload::model const& m) {
     q.warmup = o.warmup;
     q.trace_path = o.off.trace;
     q.seed = o.seed;
+    q.mode = mode_of(o);
+    q.graph = o.graph;
     q.policies = o.off.policies;
     q.cfg = o.off.cfg;
     q.host_device_capacity = host_device_capacity(o);
@@ -222,6 +238,8 @@ boost::json::object run_json(cli_options const& o, ffn::cli::run_result const& r
         {"passes", o.passes},
         {"warmup", o.warmup},
         {"seed", o.seed},
+        {"mode", ffn::cli::pass_mode_name(mode_of(o))},
+        {"graph", o.graph},
         {"residency", o.off.policies.residency},
         {"prefetch", o.off.policies.prefetch},
         {"profiler", o.off.policies.profiler},
@@ -247,7 +265,38 @@ boost::json::object run_json(cli_options const& o, ffn::cli::run_result const& r
         double const nan = std::numeric_limits<double>::quiet_NaN();
         run["codec_output_relative_l2"] = finite_or_null(r.codec_output_relative_l2.value_or(nan));
     }
+    ox::add_floor_json(run, r.floor, ms_per_pass);
     return run;
+}
+
+// About 15 lines: the run, its floor, the pass against it; then the offloader's summary table.
+void write_report(std::ostream& out, cli_options const& o, ffn::cli::run_result const& r) {
+    auto const& s = r.stats;
+    auto const& p = o.off.policies;
+    out << "offload-ffn: " << o.off.backend << " backend on " << r.device << ", " << r.dtype << "\n";
+    out << "  stack      " << o.layers << " layers of " << ox::bytes_text(layer_bytes(o)) << " (hidden " << o.d.hidden
+        << ", ffn " << o.d.ffn << "), batch " << o.d.batch << "\n";
+    out << "  policies   residency " << p.residency << " (" << s.resident_layers.size() << " resident, "
+        << s.streamed_layers.size() << " streamed), prefetch " << p.prefetch << ", profiler " << p.profiler
+        << ", codec " << p.codec << "\n";
+    out << "  passes     " << o.passes << " timed after " << o.warmup << " warm-up, "
+        << ffn::cli::pass_mode_name(mode_of(o)) << (o.graph ? ", replayed as a CUDA graph" : "")
+        << (o.decode_loop ? " (after each pass the host waits and reads one value back)"
+                          : " (the host never waits between passes)")
+        << "\n";
+    ox::write_floor_lines(out, r.floor, r.wall_ms / static_cast<double>(o.passes),
+                          "mean of " + std::to_string(o.passes) + (o.passes == 1 ? " pass" : " passes") +
+                              ", host clock");
+    out << "  output     checksum " << ox::printed("%.6g", r.checksum);
+    if (p.codec != "none") {
+        if (r.codec_output_relative_l2 && std::isfinite(*r.codec_output_relative_l2))
+            out << ox::printed(", relative L2 %.4g against codec none", *r.codec_output_relative_l2);
+        else
+            out << ", relative L2 - (the output without a codec is all zeros)";
+        if (s.codec_buffers.empty()) out << "; " << p.codec << " encoded no buffer (" << r.dtype << " weights)";
+    }
+    out << "\n\n";
+    offload::write_summary(out, s);
 }
 
 int run_main(cli_options const& o) {
@@ -258,9 +307,12 @@ int run_main(cli_options const& o) {
     boost::json::object out;
     out["run"] = run_json(o, r);
     out["stats"] = boost::json::value_from(r.stats);
-    std::string const text = boost::json::serialize(out) + '\n';
-    std::cout << text;
-    if (o.off.stats_json) ox::write_text_file(*o.off.stats_json, text);
+    std::string const json = boost::json::serialize(out) + '\n';
+    if (o.json)
+        std::cout << json;
+    else
+        write_report(std::cout, o, r);
+    if (o.off.stats_json) ox::write_text_file(*o.off.stats_json, json);
     return std::cout.flush() ? 0 : 1;
 }
 
@@ -269,7 +321,10 @@ int run_main(cli_options const& o) {
 int main(int argc, char** argv) {
     ox::command_line cli("offload-ffn",
                          "offload-ffn: runs a stack of Llama-shaped FFN layers (RMSNorm, gate/up/down GEMMs, SiLU) "
-                         "with\noffload::layer_offloader and prints its stats as JSON on stdout.");
+                         "with\noffload::layer_offloader and prints a report on stdout: the run, the floor of a pass "
+                         "measured in\nthis process, max(streamed bytes / pinned H2D rate, all-resident pass "
+                         "time), the pass time over it,\nand the offloader's summary table (--json: the full "
+                         "stats as JSON instead).");
     cli_options o;
     std::optional<std::size_t> hidden, ffn_size;  // their defaults depend on the backend
     cli.add({"layers", "N", "layers in the stack (default 32)", ox::count(o.layers, {1, 4096})});
@@ -282,6 +337,15 @@ int main(int argc, char** argv) {
              ox::count(o.warmup, {0, 1000000})});
     cli.add({"seed", "S", "seed of the weights and the input (default 1)",
              ox::count(o.seed, {0, std::numeric_limits<std::int64_t>::max()})});
+    cli.add({"decode-loop", "",
+             "after every pass, wait for it and read one output value back before the next, as a sampler "
+             "does (default: passes back to back)",
+             ox::flag(o.decode_loop)});
+    cli.add({"graph", "",
+             "capture one pass as a CUDA graph and replay it for every pass, the all-resident floor run too "
+             "(cuda backend only)",
+             ox::flag(o.graph)});
+    cli.add({"json", "", "print the full JSON (run and stats) on stdout instead of the report", ox::flag(o.json)});
     o.off.layer_count = [&o] { return o.layers; };
     o.off.layer_count_name = "--layers";
     ox::add_offload_options<ffn::cli::policies>(cli, o.off);
@@ -295,6 +359,9 @@ int main(int argc, char** argv) {
              "||y_none|| over the last pass's activations.");
 
     cli.check([&] {  // once the backend is known
+        if (o.graph && o.off.backend != "cuda")
+            throw ox::usage_error{"--graph", "captures CUDA graphs, and the backend is " + o.off.backend,
+                                  "allowed: --graph with --backend cuda (or auto on a machine with a GPU)"};
         ffn::dims const defaults = o.off.backend == "host" ? host_default_dims : ffn::dims{};
         o.d.hidden = hidden.value_or(defaults.hidden);
         o.d.ffn = ffn_size.value_or(defaults.ffn);
@@ -310,7 +377,9 @@ int main(int argc, char** argv) {
     int gpus = 1;
     ffn::tp::cli::add_gpus_option(cli, gpus, o.off, o.d);
     return cli.run(argc, argv, [&] {
-        if (gpus > 1) return ffn::tp::cli::run_main({o.d, o.layers, o.passes, o.warmup, o.seed, gpus}, o.off);
+        if (gpus > 1)
+            return ffn::tp::cli::run_main({o.d, o.layers, o.passes, o.warmup, o.seed, gpus, o.json, o.graph, o.decode_loop},
+                                          o.off);
         return run_main(o);
     });
 }

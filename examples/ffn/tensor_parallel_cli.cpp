@@ -1,6 +1,7 @@
 // offload-ffn --gpus (see tensor_parallel_cli.hpp).
 #include "tensor_parallel_cli.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -128,6 +129,9 @@ void add_gpus_option(ox::command_line& cli, int& gpus, ox::offload_options const
 
 int run_main(run_options const& o, ox::offload_options const& off) {
 #if defined(OFFLOAD_FFN_WITH_NCCL)
+    if (o.graph || o.decode_loop)
+        throw ox::usage_error{o.graph ? "--graph" : "--decode-loop", "runs on one GPU, and --gpus is " +
+                                                                        std::to_string(o.gpus), "allowed: --gpus 1"};
     request q;
     q.d = o.d;
     q.layers = o.layers;
@@ -180,9 +184,17 @@ int run_main(run_options const& o, ox::offload_options const& off) {
     out["run"] = std::move(run);
     out["stats"] = boost::json::value_from(r.merged);
     std::string const text = boost::json::serialize(out) + '\n';
-    std::cout << text;
+    if (o.json) {
+        std::cout << text;
+    } else {
+        char line[160];
+        std::snprintf(line, sizeof line, "offload-ffn: %d GPUs, %zu layers (hidden %zu, ffn %zu, %zu per GPU), batch %zu: "
+                      "%.3f ms a pass\n", o.gpus, o.layers, o.d.hidden, o.d.ffn, o.d.ffn / static_cast<std::size_t>(o.gpus),
+                      o.d.batch, ms_per_pass);
+        std::cout << line;
+        offload::multi::write_summary(std::cout, r.merged);
+    }
     if (off.stats_json) ox::write_text_file(*off.stats_json, text);
-    if (off.cfg.summary_every != 0) offload::multi::write_summary(std::clog, r.merged);
     return std::cout.flush() ? 0 : 1;
 #else
     (void)off;

@@ -5,12 +5,14 @@
 // error saying so. Kept apart from main.cpp, which only adds the option and
 // hands the run over.
 //
-// Output of a run with N > 1: one line of JSON, {"run": {...}, "stats":
-// merged}, "stats" being offload::multi::merged_stats (counters and bytes
-// summed, time the slowest rank's, per_rank holding each rank's own stats) and
-// run.ranks saying each rank's device, PCI bus id and NUMA nodes. With
-// --summary-every N > 0, one side-by-side summary of the ranks on stderr at
-// the end (per-rank periodic summaries would interleave).
+// Output of a run with N > 1: a report, a line on the run and the ranks side
+// by side (offload::multi::write_summary); with --json instead, one line of
+// JSON, {"run": {...}, "stats": merged}, "stats" being
+// offload::multi::merged_stats (counters and bytes summed, time the slowest
+// rank's, per_rank holding each rank's own stats) and run.ranks saying each
+// rank's device, PCI bus id and NUMA nodes. --stats-json writes that JSON.
+// The ranks print no periodic summary (--summary-every): theirs would
+// interleave on one stderr.
 //
 // Test hook: the environment variable OFFLOAD_FFN_TP_FAIL=RANK:WHEN:WHAT makes
 // rank RANK fail on purpose, WHEN being "setup" (before the communicator is
@@ -36,6 +38,8 @@ struct run_options {
     std::size_t layers = 0, passes = 0, warmup = 0;
     std::uint64_t seed = 0;
     int gpus = 1;
+    bool json = false;                       // the JSON on stdout instead of the report
+    bool graph = false, decode_loop = false;  // single-GPU modes: a usage error with N > 1
 };
 
 // Adds --gpus to cli, storing into gpus, with a check that runs after the

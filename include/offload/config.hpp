@@ -23,6 +23,12 @@ struct config {
     // pageable memory and the stats say so.
     bool pin_memory = true;
     host_memory host_memory_mode = host_memory::copy_to_pinned;
+    // The last layers of a pass issue the copies of the next pass's first
+    // streamed layers, so that the copy engine works on through the end of a
+    // pass and whatever the host does before the next. The host bytes of those
+    // layers are then read before the next pass() call: turn this off to
+    // change streamed weights between passes.
+    bool prefetch_across_passes = true;
     // Print a profiling summary every this many passes; 0 turns it off. The
     // summary reads the stats, so the host waits for that pass to finish.
     std::size_t summary_every = 0;

@@ -20,6 +20,7 @@
 
 #include <offload/backend/concept.hpp>
 #include <offload/backend/default.hpp>
+#include <offload/capture/graph_pass.hpp>
 #include <offload/codec/concept.hpp>
 #include <offload/codec/detail/encoded_weights.hpp>
 #include <offload/codec/none.hpp>
@@ -31,6 +32,7 @@
 #include <offload/prefetch/lookahead.hpp>
 #include <offload/profile/concept.hpp>
 #include <offload/profile/events.hpp>
+#include <offload/profile/optional_hooks.hpp>
 #include <offload/residency/concept.hpp>
 #include <offload/residency/first_n.hpp>
 #include <offload/stats.hpp>
@@ -209,6 +211,43 @@ public:
         for (auto layer : pass()) fn(static_cast<layer_view const&>(layer));
     }
 
+    // Records one pass of fn, as run_pass would run it, into a graph that
+    // replays the whole pass with one launch (see offload/capture/graph_pass.hpp).
+    // fn must enqueue its work on the layer's stream and neither synchronise
+    // the host nor allocate. Nothing runs now; counters advance per replay.
+    template <class Fn>
+    [[nodiscard]] graph_pass<basic_offloader> capture(Fn&& fn) {
+        static_assert(capturing_backend<Backend>,
+                      "offload::layer_offloader::capture: this backend cannot record a graph; use "
+                      "offload::backend::cuda, or run_pass() to run passes eagerly");
+        [[maybe_unused]] auto const on_device = backend_.on_device();
+        if (in_pass_) throw configuration_error("offload: a pass is running on this offloader; capture after it ends");
+        settle_before_graph();
+        graph_pass<basic_offloader> g(*this);
+        counters const counts_before = counts_;
+        std::vector<std::size_t> const loads_before = loads_;
+        // A profiler that times replays gets several recordings, each with its
+        // own events, so that a replay need not wait for the last to be read.
+        std::size_t const copies = profile::graph_records<recorder_type>();
+        g.graphs_.reserve(copies);
+        try {
+            for (std::size_t copy = 0; copy < copies; ++copy) {
+                counts_ = counts_before;
+                loads_ = loads_before;
+                g.graphs_.push_back(record_graph(fn, copy));
+            }
+        } catch (...) {
+            counts_ = counts_before;
+            loads_ = loads_before;
+            throw;
+        }
+        g.per_replay_ = detail::counters_added(counts_, counts_before);
+        for (std::size_t i = 0; i < loads_.size(); ++i) g.loads_per_replay_.push_back(loads_[i] - loads_before[i]);
+        counts_ = counts_before;
+        loads_ = loads_before;
+        return g;
+    }
+
     // Blocks the host until all enqueued work of every stream is done.
     void synchronize() {
         [[maybe_unused]] auto const on_device = backend_.on_device();
@@ -312,6 +351,9 @@ public:
     std::size_t staging_slots() const noexcept { return slots_.size(); }
 
 private:
+    template <class>
+    friend class offload::graph_pass;
+
     struct slot {
         void* device = nullptr;
         void* staging = nullptr;  // encoded bytes, under a codec
@@ -388,6 +430,7 @@ private:
     }
 
     void allocate_slots() {
+        join_ = backend_.event_create(false);
         if (streamed_.empty()) return;
         if (Prefetch::slots == 0)
             throw configuration_error(std::string("offload: prefetch policy ") + Prefetch::name +
@@ -417,7 +460,7 @@ private:
         written_back_.assign(layers_.size(), event_type{});
         for (std::size_t i : streamed_)
             if (layers_[i].writes_back()) written_back_[i] = backend_.event_create(false);
-        writebacks_done_ = backend_.event_create(false);
+        prefetched_bytes_.assign(count, 0);
     }
 
     void free_device_memory() noexcept {
@@ -437,8 +480,8 @@ private:
         for (auto e : written_back_)
             if (e != event_type{}) backend_.event_destroy(e);
         written_back_.clear();
-        if (writebacks_done_ != event_type{}) backend_.event_destroy(writebacks_done_);
-        writebacks_done_ = event_type{};
+        if (join_ != event_type{}) backend_.event_destroy(join_);
+        join_ = event_type{};
     }
 
     // --- one pass ---------------------------------------------------------
@@ -453,8 +496,12 @@ private:
         try {
             recorder_.pass_begin(backend_.compute_stream());
             in_pass_ = true;
-            if constexpr (Prefetch::run_ahead)
-                for (std::size_t j = 0; j < slots_.size(); ++j) issue_copy(j);
+            if constexpr (Prefetch::run_ahead) {
+                // The last pass may have issued the first copies already.
+                std::size_t const issued = std::exchange(prefetched_, 0);
+                for (std::size_t j = 0; j < issued; ++j) count_load(j, prefetched_bytes_[j]);
+                for (std::size_t j = issued; j < slots_.size(); ++j) count_load(j, issue_copy(j));
+            }
         } catch (backend_error const& e) {
             // No pass object will exist to abandon it: leave the offloader ready for another.
             if (in_pass_) abandon_pass();
@@ -489,9 +536,9 @@ private:
             return layer_view(i, true, layers_[i], resident_ptr_[i], compute);
         }
         std::size_t const j = stream_position_[i];
-        auto& sl = slots_[j % slots_.size()];
+        auto& sl = slot_for(j);
         if (!acquired_) {
-            if constexpr (!Prefetch::run_ahead) issue_copy(j);
+            if constexpr (!Prefetch::run_ahead) count_load(j, issue_copy(j));
             recorder_.wait_begin(i, compute);
             backend_.wait(compute, sl.ready);
             if constexpr (decodes) {
@@ -513,13 +560,18 @@ private:
         ++counts_.layer_computes;
         if (!resident_[i]) {
             std::size_t const j = stream_position_[i];
-            auto& sl = slots_[j % slots_.size()];
+            auto& sl = slot_for(j);
             if (layers_[i].writes_back())
                 write_back(i, sl);
             else
                 backend_.record(sl.freed, compute);
-            if constexpr (Prefetch::run_ahead)
-                if (j + slots_.size() < streamed_.size()) issue_copy(j + slots_.size());
+            if constexpr (Prefetch::run_ahead) {
+                std::size_t const ahead = j + slots_.size();
+                if (ahead < streamed_.size())
+                    count_load(ahead, issue_copy(ahead));
+                else if (cfg_.prefetch_across_passes && !capturing_)
+                    prefetched_bytes_[prefetched_++] = issue_copy(ahead);
+            }
         }
         acquired_ = false;
         if (++next_layer_ == layers_.size()) end_pass();
@@ -545,14 +597,24 @@ private:
         pass_wrote_back_ = true;
     }
 
-    void issue_copy(std::size_t j) {
-        std::size_t const i = streamed_[j];
-        auto& sl = slots_[j % slots_.size()];
+    // The ring is circular in time too: streamed position j of this pass, and
+    // position j - streamed_.size() of the next one, both use slot_for(j).
+    slot& slot_for(std::size_t j) { return slots_[(ring_base_ + j) % slots_.size()]; }
+
+    // Copies streamed position j (of the next pass, for j past this pass's
+    // last) into its slot and returns the bytes moved.
+    std::size_t issue_copy(std::size_t j) {
+        bool const for_next_pass = j >= streamed_.size();
+        std::size_t const i = streamed_[j % streamed_.size()];
+        auto& sl = slot_for(j);
         auto const copy = backend_.copy_stream();
         backend_.wait(copy, sl.freed);
         // The host bytes must hold the last write-back before they are read again.
         if (layers_[i].writes_back()) backend_.wait(copy, written_back_[i]);
-        recorder_.copy_begin(i, copy);
+        if (for_next_pass)
+            profile::next_pass_copy_begin(recorder_, i, copy);
+        else
+            recorder_.copy_begin(i, copy);
         std::size_t bytes = 0;
         if (std::byte const* block = host_->layer_block(i)) {
             bytes = host_->block_span(i);
@@ -565,8 +627,17 @@ private:
                 bytes += l.buffers()[b].bytes;
             }
         }
-        recorder_.copy_end(i, bytes, copy);
+        if (for_next_pass)
+            profile::next_pass_copy_end(recorder_, i, bytes, copy);
+        else
+            recorder_.copy_end(i, bytes, copy);
         backend_.record(sl.ready, copy);
+        return bytes;
+    }
+
+    // A copy counts for the pass that uses it, once that pass has begun.
+    void count_load(std::size_t j, std::size_t bytes) {
+        std::size_t const i = streamed_[j];
         ++counts_.layer_loads;
         ++loads_[i];
         counts_.bytes_host_to_device += bytes;
@@ -577,13 +648,14 @@ private:
         auto const compute = backend_.compute_stream();
         // A pass ends when its write-backs are done too.
         if (pass_wrote_back_) {
-            backend_.record(writebacks_done_, backend_.writeback_stream());
-            backend_.wait(compute, writebacks_done_);
+            backend_.record(join_, backend_.writeback_stream());
+            backend_.wait(compute, join_);
         }
         recorder_.pass_end(compute);
         ++counts_.passes;
         in_pass_ = false;
-        if (cfg_.summary_every != 0 && counts_.passes % cfg_.summary_every == 0)
+        if (!slots_.empty()) ring_base_ = (ring_base_ + streamed_.size()) % slots_.size();
+        if (!capturing_ && cfg_.summary_every != 0 && counts_.passes % cfg_.summary_every == 0)
             write_summary(cfg_.summary_stream != nullptr ? *cfg_.summary_stream : std::clog, statistics());
     }
 
@@ -595,6 +667,7 @@ private:
         in_pass_ = false;
         ++counts_.aborted_passes;
         recorder_.pass_abort();
+        if (capturing_) return;  // nothing of a recording has run; the capture is abandoned by its caller
         try {
             [[maybe_unused]] auto const on_device = backend_.on_device();
             for (auto& sl : slots_) backend_.record(sl.freed, backend_.compute_stream());
@@ -602,6 +675,75 @@ private:
         } catch (std::exception const& e) {
             std::fprintf(stderr, "offload: %s (while abandoning a pass)\n", e.what());
         }
+        // Copies issued for the next pass are done and will not be used.
+        counts_.unused_prefetches += std::exchange(prefetched_, 0);
+    }
+
+    // --- graphs (offload/capture/graph_pass.hpp) -----------------------------
+
+    // A graph's copies must not overtake copies issued ahead by the last eager
+    // pass: those are waited for, and not used.
+    void settle_before_graph() {
+        if (prefetched_ == 0) return;
+        auto const compute = backend_.compute_stream();
+        backend_.record(join_, backend_.copy_stream());
+        backend_.wait(compute, join_);
+        counts_.unused_prefetches += std::exchange(prefetched_, 0);
+        profile::drop_next_pass(recorder_);
+    }
+
+    // One pass recorded on the compute stream. The copy and write-back streams
+    // fork from it and join it again, and every event the pass waits for is
+    // recorded inside the capture first.
+    template <class Fn>
+    auto record_graph(Fn& fn, std::size_t copy) {
+        auto const compute = backend_.compute_stream();
+        backend_.begin_capture(compute);
+        capturing_ = true;
+        try {
+            backend_.record(join_, compute);
+            backend_.wait(backend_.copy_stream(), join_);
+            backend_.wait(backend_.writeback_stream(), join_);
+            for (auto& sl : slots_) backend_.record(sl.freed, compute);
+            for (auto e : written_back_)
+                if (e != event_type{}) backend_.record(e, compute);
+            profile::capture_begin(recorder_, copy);
+            run_pass(fn);
+            for (auto s : {backend_.copy_stream(), backend_.writeback_stream()}) {
+                backend_.record(join_, s);
+                backend_.wait(compute, join_);
+            }
+            capturing_ = false;
+            return backend_.end_capture(compute);
+        } catch (...) {
+            capturing_ = false;
+            backend_.abandon_capture(compute);
+            throw;
+        }
+    }
+
+    void replay(graph_pass<basic_offloader>& g) {
+        [[maybe_unused]] auto const on_device = backend_.on_device();
+        if (in_pass_) throw configuration_error("offload: a pass is running on this offloader; replay after it ends");
+        try {
+            settle_before_graph();
+            auto const compute = backend_.compute_stream();
+            std::size_t const copy = replays_++ % g.graph_count();
+            profile::replay_begin(recorder_, copy, compute);
+            backend_.launch(g.graph(copy), compute);
+            profile::replay_end(recorder_, copy, compute);
+            // Eager passes after the replay wait for it through the events they know.
+            for (auto& sl : slots_) backend_.record(sl.freed, compute);
+            for (auto e : written_back_)
+                if (e != event_type{}) backend_.record(e, compute);
+        } catch (backend_error const& e) {
+            throw e.within("replaying a captured pass");
+        }
+        detail::add_counters(counts_, g.per_replay_);
+        ++counts_.replayed_passes;
+        for (std::size_t i = 0; i < loads_.size(); ++i) loads_[i] += g.loads_per_replay_[i];
+        if (cfg_.summary_every != 0 && counts_.passes % cfg_.summary_every == 0)
+            write_summary(cfg_.summary_stream != nullptr ? *cfg_.summary_stream : std::clog, statistics());
     }
 
     config cfg_;
@@ -619,7 +761,7 @@ private:
     void* placement_staging_ = nullptr;
     std::size_t placement_staging_bytes_ = 0;
     std::vector<event_type> written_back_;  // per read-write streamed layer
-    event_type writebacks_done_{};
+    event_type join_{};  // orders one stream after another's work so far (recorded, then waited at once)
     std::unique_ptr<host_type> host_;
 
     std::string placement_reason_;
@@ -631,6 +773,11 @@ private:
 
     std::size_t next_layer_ = 0;
     std::uint64_t pass_serial_ = 0;  // which pass a pass_range belongs to
+    std::size_t ring_base_ = 0;      // the slot of this pass's first streamed layer
+    std::size_t prefetched_ = 0;     // copies issued for the next pass's first streamed layers
+    std::vector<std::size_t> prefetched_bytes_;  // the bytes each of them moved
+    std::uint64_t replays_ = 0;      // picks which copy of a graph a replay launches
+    bool capturing_ = false;
     bool acquired_ = false;
     bool in_pass_ = false;
     bool pass_wrote_back_ = false;

@@ -68,6 +68,10 @@ struct counters {
     std::size_t bytes_host_to_device = 0;          // what crossed the link (encoded under a codec)
     std::size_t bytes_device_to_host = 0;
     std::size_t logical_bytes_host_to_device = 0;  // the weights those copies delivered, decoded
+    std::size_t replayed_passes = 0;  // of passes, those run as a replay of a captured graph
+    // Copies issued ahead for a pass that never began (the pass before was
+    // abandoned, or a graph replay came first): not loads of any pass.
+    std::size_t unused_prefetches = 0;
 
     friend bool operator==(counters const&, counters const&) = default;
 };
@@ -150,13 +154,16 @@ inline boost::json::object counters_json(counters const& c) {
             {"layer_loads", c.layer_loads},
             {"bytes_host_to_device", c.bytes_host_to_device},
             {"bytes_device_to_host", c.bytes_device_to_host},
-            {"logical_bytes_host_to_device", c.logical_bytes_host_to_device}};
+            {"logical_bytes_host_to_device", c.logical_bytes_host_to_device},
+            {"replayed_passes", c.replayed_passes},
+            {"unused_prefetches", c.unused_prefetches}};
 }
 inline counters counters_from(boost::json::object const& c) {
     return {get<std::size_t>(c, "passes"),      get<std::size_t>(c, "aborted_passes"),
             get<std::size_t>(c, "layer_computes"), get<std::size_t>(c, "layer_loads"),
             get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host"),
-            get<std::size_t>(c, "logical_bytes_host_to_device")};
+            get<std::size_t>(c, "logical_bytes_host_to_device"), get<std::size_t>(c, "replayed_passes"),
+            get<std::size_t>(c, "unused_prefetches")};
 }
 inline boost::json::object memory_json(memory_stats const& m) {
     return {{"resident_bytes", m.resident_bytes},

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Runs an example program (offload-ffn, offload-llama) on every command line of its data files.
 
-    run_cli_tests.py PROGRAM BAD_OPTIONS GOOD_OPTIONS [--failing FAILING] [--set NAME=VALUE ...]
+    run_cli_tests.py PROGRAM BAD_OPTIONS GOOD_OPTIONS [--failing FAILING] [--report] [--set NAME=VALUE ...]
 
 A bad command line must exit with code 2 (not a signal, not 1), print nothing
 on stdout and exactly one line on stderr, of the form
 "offload-ffn: error: <option>: ..." naming the option that the data file gives
 and saying what is allowed. A good command line must exit with 0 and print one
 line of JSON on stdout (with --codec other than none, holding
-run.codec_output_relative_l2). Every option listed by `offload-ffn --help` must be
+run.codec_output_relative_l2). With --report (offload-ffn), that holds for the
+good lines with --json only: the others must print the report, whose lines
+give the floor of a pass, the pass and its ratio to the floor, the mode
+(decode-loop with --decode-loop) and the offloader's summary, and the JSON,
+wherever it is (stdout, --stats-json), must carry the floor fields with the
+mode in run. Every option listed by `offload-ffn --help` must be
 named by at least two bad command lines, so that a new option comes with its
 cases. A failing command line (--failing: a good command line whose run
 cannot go on, such as a missing model) must exit with code 1, print nothing on
@@ -29,6 +34,7 @@ import sys
 import tempfile
 
 PROGRAM = "offload-ffn"  # set from the executable's name in main()
+REPORT = False  # --report: a report on stdout unless --json, and the floor in the JSON
 TIMEOUT_S = 120  # per command line; a sanitized build on a busy machine is slow to start
 MIN_CASES_PER_OPTION = 2
 
@@ -119,31 +125,23 @@ def check_good(exe, case, cwd):
         problems = []
         if rc != 0:
             problems.append(describe_exit(rc) + ", expected 0")
-        doc = None
         stdout = out.decode("utf-8", errors="replace")
-        if stdout.count("\n") != 1 or not stdout.endswith("\n"):
-            problems.append(f"{stdout.count(chr(10))} lines on stdout, expected one line of JSON")
-        try:
-            doc = json.loads(stdout)
-        except ValueError as e:
-            problems.append(f"stdout is not JSON: {e}")
-        if doc is not None:
-            try:
-                if doc["stats"]["counters"]["passes"] != doc["run"]["passes"]:
-                    problems.append("stats.counters.passes differs from run.passes")
-                if doc["stats"]["counters"]["aborted_passes"] != 0:
-                    problems.append("aborted passes in a good run")
-            except (KeyError, TypeError) as e:
-                problems.append(f"JSON lacks run/stats fields: {e!r}")
+        json_on_stdout = not REPORT or "--json" in argv
+        doc = check_json_stdout(stdout, problems) if json_on_stdout else check_report(stdout, argv, problems)
+        if REPORT and doc is not None:
+            check_floor_json(doc, argv, problems)
         for flag in ("--stats-json", "--trace"):
             if flag in argv:
                 path = argv[argv.index(flag) + 1]
                 try:
                     with open(path, encoding="utf-8") as f:
                         written = f.read()
-                    json.loads(written)
-                    if flag == "--stats-json" and written != stdout:
+                    written_doc = json.loads(written)
+                    if flag == "--stats-json" and json_on_stdout and written != stdout:
                         problems.append(f"{flag} file differs from stdout")
+                    if flag == "--stats-json" and not json_on_stdout:
+                        doc = written_doc
+                        check_floor_json(doc, argv, problems)
                 except (OSError, ValueError) as e:
                     problems.append(f"{flag} {path}: {e}")
         codec = next((a.split("=", 1)[1] for a in argv if a.startswith("--codec=")), None)
@@ -151,10 +149,85 @@ def check_good(exe, case, cwd):
             codec = argv[argv.index("--codec") + 1]
         if doc is not None and codec not in (None, "none") and "codec_output_relative_l2" not in doc.get("run", {}):
             problems.append(f"--codec {codec}: no run.codec_output_relative_l2 in the JSON")
+        if not json_on_stdout and codec not in (None, "none") and "relative L2" not in stdout:
+            problems.append(f"--codec {codec}: the report does not give the output's relative L2")
         if "--summary-every" in argv and int(argv[argv.index("--summary-every") + 1]) > 0:
             if "offload: " not in text:
                 problems.append("--summary-every printed no summary on stderr")
     return number, argv, problems, text
+
+
+def check_json_stdout(stdout, problems):
+    """The JSON document on stdout (one line, with run and stats), or None."""
+    doc = None
+    if stdout.count("\n") != 1 or not stdout.endswith("\n"):
+        problems.append(f"{stdout.count(chr(10))} lines on stdout, expected one line of JSON")
+    try:
+        doc = json.loads(stdout)
+    except ValueError as e:
+        problems.append(f"stdout is not JSON: {e}")
+    if doc is not None:
+        try:
+            if doc["stats"]["counters"]["passes"] != doc["run"]["passes"]:
+                problems.append("stats.counters.passes differs from run.passes")
+            if doc["stats"]["counters"]["aborted_passes"] != 0:
+                problems.append("aborted passes in a good run")
+        except (KeyError, TypeError) as e:
+            problems.append(f"JSON lacks run/stats fields: {e!r}")
+    return doc
+
+
+# The report's lines (--report), each "  <label> <figure>"; a small run on the
+# host backend measures every figure, so none may be absent ("-").
+REPORT_FIGURES = {
+    "streamed": r"\d+(\.\d+)? (bytes|kB|MB|GB) host to device a pass",
+    "H2D": r"\d+\.\d+ GB/s pinned",
+    "transfer": r"\d+\.\d+ ms",
+    "compute": r"\d+\.\d+ ms  all-resident pass",
+    "floor": r"\d+\.\d+ ms  (max\(transfer, compute\)|compute alone|transfer alone)",
+    "pass": r"\d+\.\d+ ms  mean of \d+ pass",
+    "ratio": r"\d+\.\d+x the floor",
+}
+
+
+def check_report(stdout, argv, problems):
+    """The report on stdout (--report without --json): its figures, mode and summary. Returns None."""
+    lines = stdout.splitlines()
+    if stdout.lstrip().startswith("{"):
+        problems.append("stdout is JSON, expected the report (no --json given)")
+    for label, pattern in REPORT_FIGURES.items():
+        line = next((l for l in lines if l.startswith(f"  {label} ")), None)
+        if line is None:
+            problems.append(f"the report has no {label!r} line")
+        elif not re.match(rf"^  {re.escape(label)} +{pattern}", line):
+            problems.append(f"the report's {label!r} line does not read {pattern!r}: {line!r}")
+    mode = "decode-loop" if "--decode-loop" in argv else "back-to-back"
+    if not any(l.startswith("  passes ") and mode in l for l in lines):
+        problems.append(f"the report's 'passes' line does not say {mode}")
+    if not any(re.match(r"^offload: \d+ passes, ", l) for l in lines):
+        problems.append("the report has no summary table (offload: N passes, ...)")
+    return None
+
+
+def check_floor_json(doc, argv, problems):
+    """The floor and the mode in the JSON's run object (--report)."""
+    run = doc.get("run", {}) if isinstance(doc, dict) else {}
+    for field in ("floor_streamed_bytes", "floor_h2d_GBps", "floor_transfer_ms", "floor_compute_ms", "floor_ms",
+                  "ratio_to_floor"):
+        value = run.get(field)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            problems.append(f"run.{field} is {value!r}, expected a measured figure")
+    if isinstance(run.get("floor_ms"), (int, float)) and run.get("floor_ms", 0) > 0:
+        expected = run.get("wall_ms_per_pass", 0) / run["floor_ms"]
+        if abs(run.get("ratio_to_floor", 0) - expected) > 1e-6 * max(1.0, expected):
+            problems.append("run.ratio_to_floor is not run.wall_ms_per_pass / run.floor_ms")
+    counters = doc.get("stats", {}).get("counters", {}) if isinstance(doc, dict) else {}
+    if counters.get("passes") and counters.get("bytes_host_to_device", 0) / counters["passes"] != \
+            run.get("floor_streamed_bytes"):
+        problems.append("run.floor_streamed_bytes is not stats.counters.bytes_host_to_device / passes")
+    mode = "decode-loop" if "--decode-loop" in argv else "back-to-back"
+    if run.get("mode") != mode:
+        problems.append(f"run.mode is {run.get('mode')!r}, expected {mode!r}")
 
 
 def help_options(exe):
@@ -170,17 +243,20 @@ def help_options(exe):
 
 
 def main():
-    global PROGRAM
+    global PROGRAM, REPORT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("program")
     parser.add_argument("bad_options")
     parser.add_argument("good_options")
     parser.add_argument("--failing", help="command lines that must exit with 1")
+    parser.add_argument("--report", action="store_true",
+                        help="good lines print a report unless --json, and the JSON carries the floor")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="replace @NAME@ by VALUE")
     args = parser.parse_args()
     substitutions = dict(s.split("=", 1) for s in args.set)
     exe, bad_file, good_file = os.path.abspath(args.program), args.bad_options, args.good_options
     PROGRAM = os.path.basename(exe)
+    REPORT = args.report
     bad = read_cases(bad_file, True, substitutions)
     good = read_cases(good_file, False, substitutions)
     failing = read_cases(args.failing, "quoted", substitutions) if args.failing else []

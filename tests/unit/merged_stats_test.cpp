@@ -66,6 +66,8 @@ TEST(merged_stats, sums_counters_and_memory_over_the_ranks) {
         c.bytes_host_to_device += s.counts.bytes_host_to_device;
         c.bytes_device_to_host += s.counts.bytes_device_to_host;
         c.logical_bytes_host_to_device += s.counts.logical_bytes_host_to_device;
+        c.replayed_passes += s.counts.replayed_passes;
+        c.unused_prefetches += s.counts.unused_prefetches;
         mem.resident_bytes += s.memory.resident_bytes;
         mem.staging_bytes += s.memory.staging_bytes;
         mem.pinned_host_bytes += s.memory.pinned_host_bytes;
@@ -85,8 +87,8 @@ TEST(merged_stats, every_counter_and_memory_field_is_summed) {
     // belong to other host-memory modes): hand-made stats give each field a value of its own.
     auto make = [](std::size_t k) {
         offload::stats s;
-        s.counts = {1 * k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k, 7 * k};
-        s.memory = {8 * k, 9 * k, 10 * k, 11 * k, 12 * k, 13 * k};
+        s.counts = {1 * k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k, 7 * k, 8 * k, 9 * k};
+        s.memory = {10 * k, 11 * k, 12 * k, 13 * k, 14 * k, 15 * k};
         return s;
     };
     auto const m = offload::multi::merge({make(1), make(100)});

@@ -59,4 +59,27 @@ concept backend_type =
         b.copy_on_device(p, cp, n, s);
     };
 
+// A backend that can record a pass as a graph and replay it (CUDA graphs).
+// record_timing is the profiler's record: inside a capture it must leave a
+// record in the graph, which a plain record does not.
+template <class B>
+concept capturing_backend = backend_type<B> && requires(B& b, typename B::stream_type s, typename B::event_type e,
+                                                        typename B::graph_type g) {
+    b.begin_capture(s);
+    { b.end_capture(s) } -> std::same_as<typename B::graph_type>;
+    { b.abandon_capture(s) } noexcept;
+    b.launch(g, s);
+    { b.destroy_graph(g) } noexcept;
+    b.record_timing(e, s);
+};
+
+// The profiler's record on any backend.
+template <class B>
+void record_timing(B& b, typename B::event_type e, typename B::stream_type s) {
+    if constexpr (requires { b.record_timing(e, s); })
+        b.record_timing(e, s);
+    else
+        b.record(e, s);
+}
+
 }  // namespace offload

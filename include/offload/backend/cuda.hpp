@@ -152,6 +152,13 @@ public:
         OFFLOAD_CUDA_TRY_NOTHROW(cudaEventDestroy(e), "destroying an event");
     }
     void record(event_type e, stream_type s) { OFFLOAD_CUDA_TRY(cudaEventRecord(e, s), "recording an event"); }
+    // A profiler's events: under capture they become event-record nodes of the
+    // graph, so that every replay records them (a plain record inside a
+    // capture only orders the capture). The flag is invalid outside a capture.
+    void record_timing(event_type e, stream_type s) {
+        OFFLOAD_CUDA_TRY(cudaEventRecordWithFlags(e, s, capturing_ ? cudaEventRecordExternal : 0u),
+                         "recording a timing event");
+    }
     void wait(stream_type s, event_type e) {
         OFFLOAD_CUDA_TRY(cudaStreamWaitEvent(s, e, 0), "making a stream wait for an event");
     }
@@ -181,6 +188,38 @@ public:
                          "copying " + std::to_string(bytes) + " bytes within the device");
     }
 
+    // Graph capture of a pass: its streams join the capture of the compute
+    // stream through events; the capture is thread-local, so that other
+    // threads' CUDA calls go on unaffected.
+    using graph_type = cudaGraphExec_t;
+    void begin_capture(stream_type s) {
+        OFFLOAD_CUDA_TRY(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "beginning to capture a pass");
+        capturing_ = true;
+    }
+    graph_type end_capture(stream_type s) {
+        capturing_ = false;
+        cudaGraph_t graph = nullptr;
+        OFFLOAD_CUDA_TRY(cudaStreamEndCapture(s, &graph), "ending the capture of a pass");
+        cudaGraphExec_t exec = nullptr;
+        cudaError_t const status = cudaGraphInstantiate(&exec, graph, 0);
+        OFFLOAD_CUDA_TRY_NOTHROW(cudaGraphDestroy(graph), "destroying a captured graph once instantiated");
+        OFFLOAD_CUDA_TRY(status, "instantiating a captured pass");
+        return exec;
+    }
+    // After a failure inside a capture: leaves capture mode and drops what was captured.
+    void abandon_capture(stream_type s) noexcept {
+        capturing_ = false;
+        cudaGraph_t graph = nullptr;
+        if (cudaStreamEndCapture(s, &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
+        cudaGetLastError();
+    }
+    void launch(graph_type g, stream_type s) { OFFLOAD_CUDA_TRY(cudaGraphLaunch(g, s), "launching a captured pass"); }
+    void destroy_graph(graph_type g) noexcept {
+        if (g == nullptr) return;
+        detail::cuda_device_guard const on(opts_.device, std::nothrow);
+        OFFLOAD_CUDA_TRY_NOTHROW(cudaGraphExecDestroy(g), "destroying a captured pass");
+    }
+
 private:
     void destroy_streams() noexcept {
         if (copy_ != nullptr) OFFLOAD_CUDA_TRY_NOTHROW(cudaStreamDestroy(copy_), "destroying the copy stream");
@@ -196,8 +235,10 @@ private:
     cudaStream_t copy_ = nullptr;
     cudaStream_t writeback_ = nullptr;
     bool owns_compute_ = false;
+    bool capturing_ = false;
 };
 
 static_assert(backend_type<cuda>);
+static_assert(capturing_backend<cuda>);
 
 }  // namespace offload::backend

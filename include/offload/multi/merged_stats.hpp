@@ -98,6 +98,8 @@ inline merged_stats merge(std::vector<stats> per_rank) {
         c.bytes_host_to_device += s.counts.bytes_host_to_device;
         c.bytes_device_to_host += s.counts.bytes_device_to_host;
         c.logical_bytes_host_to_device += s.counts.logical_bytes_host_to_device;
+        c.replayed_passes += s.counts.replayed_passes;
+        c.unused_prefetches += s.counts.unused_prefetches;
         auto& mem = m.memory;
         mem.resident_bytes += s.memory.resident_bytes;
         mem.staging_bytes += s.memory.staging_bytes;

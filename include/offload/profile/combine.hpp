@@ -2,6 +2,7 @@
 // profile::combine<P...>: several profilers at once (events and NVTX, say)
 // without writing a new one. Each hook goes to every recorder in order; the
 // stats get what each one fills, and the name lists them joined by '+'.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include <offload/profile/concept.hpp>
+#include <offload/profile/optional_hooks.hpp>
 #include <offload/profile/trace.hpp>
 
 namespace offload::profile {
@@ -54,6 +56,25 @@ public:
     template <class... Args> void release_end(Args... a) { each([&](auto& r) { r.release_end(a...); }); }
     template <class... Args> void pass_end(Args... a) { each([&](auto& r) { r.pass_end(a...); }); }
     void pass_abort() noexcept { each([](auto& r) { r.pass_abort(); }); }
+    static constexpr std::size_t graph_records =
+        std::max({std::size_t{1}, profile::graph_records<typename Profilers::template recorder<Backend>>()...});
+    void next_pass_copy_begin(std::size_t layer, auto s) {
+        each([&](auto& r) { profile::next_pass_copy_begin(r, layer, s); });
+    }
+    void next_pass_copy_end(std::size_t layer, std::size_t bytes, auto s) {
+        each([&](auto& r) { profile::next_pass_copy_end(r, layer, bytes, s); });
+    }
+    void drop_next_pass() noexcept { each([](auto& r) { profile::drop_next_pass(r); }); }
+    // Each recorder with fewer graph records than the others uses its last for the rest.
+    void capture_begin(std::size_t copy) {
+        each([&](auto& r) { profile::capture_begin(r, clamped<decltype(r)>(copy)); });
+    }
+    void replay_begin(std::size_t copy, auto s) {
+        each([&](auto& r) { profile::replay_begin(r, clamped<decltype(r)>(copy), s); });
+    }
+    void replay_end(std::size_t copy, auto s) {
+        each([&](auto& r) { profile::replay_end(r, clamped<decltype(r)>(copy), s); });
+    }
     void fill(stats& s) { each([&](auto& r) { r.fill(s); }); }
     void reset() { each([](auto& r) { r.reset(); }); }
 
@@ -79,6 +100,10 @@ public:
     }
 
 private:
+    template <class RecorderRef>
+    static std::size_t clamped(std::size_t copy) {
+        return std::min(copy, profile::graph_records<std::remove_cvref_t<RecorderRef>>() - 1);
+    }
     template <class Fn>
     void each(Fn&& fn) {
         (fn(static_cast<typename Profilers::template recorder<Backend>&>(*this)), ...);

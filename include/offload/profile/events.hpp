@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <offload/detail/timing_accumulator.hpp>
@@ -26,17 +27,18 @@ class event_recorder {
 
 public:
     static constexpr bool measures_time = true;
+    static constexpr std::size_t graph_records = 2;
     event_recorder(Backend& backend, std::size_t layers) : backend_(backend), totals_(layers) {
-        for (auto& r : records_) r.layers.resize(layers);
+        for (auto* r : all_records()) r->layers.resize(layers);
     }
     event_recorder(event_recorder const&) = delete;
     event_recorder& operator=(event_recorder const&) = delete;
     ~event_recorder() {
         release(reference_);
-        for (auto& r : records_) {
-            release(r.begin);
-            release(r.end);
-            for (auto& l : r.layers) {
+        for (auto* r : all_records()) {
+            release(r->begin);
+            release(r->end);
+            for (auto& l : r->layers) {
                 event const events[] = {l.copy_begin,  l.copy_end,      l.wait_begin,  l.decode_begin, l.decode_end,
                                         l.compute_begin, l.compute_end, l.release_begin, l.release_end};
                 for (auto e : events) release(e);
@@ -45,9 +47,16 @@ public:
     }
 
     void pass_begin(stream s) {
+        if (capture_target_ != nullptr) {  // a recording: replays mark these events, nothing reads them now
+            clear(*capture_target_);
+            mark(capture_target_->begin, s);
+            current_ = capture_target_;
+            return;
+        }
         auto& r = records_[next_ % records_.size()];
-        if (r.pending) resolve(r);
-        for (auto& l : r.layers) l.copied = l.waited = l.released = l.decoded = false;
+        // Copies issued ahead for this pass have already marked its record.
+        if (&r != next_pass_) prepare(r);
+        next_pass_ = nullptr;
         if (trace_ && !reference_recorded_) {
             mark(reference_, s);
             host_reference_ = std::chrono::steady_clock::now();
@@ -61,12 +70,11 @@ public:
         current_ = &r;
     }
     void copy_begin(std::size_t layer, stream s) { mark(current_->layers[layer].copy_begin, s); }
-    void copy_end(std::size_t layer, std::size_t bytes, stream s) {
-        auto& l = current_->layers[layer];
-        mark(l.copy_end, s);
-        l.copied = true;
-        l.bytes_in = bytes;
-    }
+    void copy_end(std::size_t layer, std::size_t bytes, stream s) { copied(*current_, layer, bytes, s); }
+    // A copy issued during this pass for the next one belongs to the next one's record.
+    void next_pass_copy_begin(std::size_t layer, stream s) { mark(next_record().layers[layer].copy_begin, s); }
+    void next_pass_copy_end(std::size_t layer, std::size_t bytes, stream s) { copied(next_record(), layer, bytes, s); }
+    void drop_next_pass() noexcept { next_pass_ = nullptr; }
     void wait_begin(std::size_t layer, stream s) {
         mark(current_->layers[layer].wait_begin, s);
         current_->layers[layer].waited = true;
@@ -85,24 +93,50 @@ public:
         current_->layers[layer].bytes_out = bytes;
     }
     void pass_end(stream s) {
-        mark(current_->end, s);
-        current_->host_end = std::chrono::steady_clock::now();
-        current_->pending = true;
-        current_ = nullptr;
+        auto& r = *std::exchange(current_, nullptr);
+        mark(r.end, s);
+        if (std::exchange(capture_target_, nullptr) != nullptr) return;
+        r.host_end = std::chrono::steady_clock::now();
+        r.pending = true;
         ++next_;
     }
     // The broken pass's record is simply not marked pending: it is never read.
-    void pass_abort() noexcept { current_ = nullptr; }
+    void pass_abort() noexcept {
+        current_ = nullptr;
+        capture_target_ = nullptr;
+        next_pass_ = nullptr;
+    }
+
+    // The next pass, begin to end, is the recording of graph `copy`.
+    void capture_begin(std::size_t copy) { capture_target_ = &graph_records_.at(copy); }
+    // A replay reuses its graph's events: the last replay of that graph is read first.
+    void replay_begin(std::size_t copy, stream s) {
+        auto& r = graph_records_[copy];
+        if (r.pending) resolve(r);
+        if (trace_ && !reference_recorded_) {
+            mark(reference_, s);
+            host_reference_ = std::chrono::steady_clock::now();
+            reference_recorded_ = true;
+        }
+        r.traced = trace_ != nullptr;
+        r.host_begin = std::chrono::steady_clock::now();
+    }
+    void replay_end(std::size_t copy, stream) {
+        auto& r = graph_records_[copy];
+        r.host_end = std::chrono::steady_clock::now();
+        r.index = next_++;
+        r.pending = true;
+    }
 
     void fill(stats& out) {
         resolve_pending();
         totals_.fill(out);
     }
     void reset() {
-        for (auto& r : records_)
-            if (r.pending) {
-                backend_.synchronize(r.end);
-                r.pending = false;
+        for (auto* r : all_records())
+            if (r->pending) {
+                backend_.synchronize(r->end);
+                r->pending = false;
             }
         totals_.reset();
     }
@@ -134,18 +168,47 @@ private:
         std::chrono::steady_clock::time_point host_begin{}, host_end{};
     };
 
+    std::vector<pass_record*> all_records() {
+        std::vector<pass_record*> all;
+        for (auto& r : records_) all.push_back(&r);
+        for (auto& r : graph_records_) all.push_back(&r);
+        return all;
+    }
+    static void clear(pass_record& r) {
+        for (auto& l : r.layers) l.copied = l.waited = l.released = l.decoded = false;
+    }
+    // Readies a record for a new pass: the pass that used it last is read first.
+    void prepare(pass_record& r) {
+        if (r.pending) resolve(r);
+        clear(r);
+    }
+    pass_record& next_record() {
+        if (next_pass_ == nullptr) {
+            next_pass_ = &records_[(next_ + 1) % records_.size()];
+            prepare(*next_pass_);
+        }
+        return *next_pass_;
+    }
+    void copied(pass_record& r, std::size_t layer, std::size_t bytes, stream s) {
+        auto& l = r.layers[layer];
+        mark(l.copy_end, s);
+        l.copied = true;
+        l.bytes_in = bytes;
+    }
+
     // Oldest first, so that per-pass figures keep their order.
     void resolve_pending() {
-        for (std::size_t k = 0; k < records_.size(); ++k) {
-            auto& r = records_[(next_ + k) % records_.size()];
-            if (r.pending) resolve(r);
-        }
+        std::vector<pass_record*> pending;
+        for (auto* r : all_records())
+            if (r->pending) pending.push_back(r);
+        std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->index < b->index; });
+        for (auto* r : pending) resolve(*r);
     }
 
     // Events are created the first time a step is timed and reused after that.
     void mark(event& e, stream s) {
         if (e == event{}) e = backend_.event_create(true);
-        backend_.record(e, s);
+        offload::record_timing(backend_, e, s);
     }
     void release(event e) noexcept {
         if (e != event{}) backend_.event_destroy(e);
@@ -211,9 +274,13 @@ private:
     }
 
     Backend& backend_;
-    // Two records: the host may enqueue one pass while the device still runs the last.
-    std::array<pass_record, 2> records_;
+    // Three records: the host may enqueue one pass while the device still runs
+    // the last, and issue copies for the one after.
+    std::array<pass_record, 3> records_;
+    std::array<pass_record, graph_records> graph_records_;
     pass_record* current_ = nullptr;
+    pass_record* next_pass_ = nullptr;       // marked by copies issued for the next pass
+    pass_record* capture_target_ = nullptr;  // the graph being recorded
     std::size_t next_ = 0;
     offload::detail::timing_accumulator totals_;
     std::unique_ptr<trace_log> trace_;

@@ -38,6 +38,7 @@ public:
             release_.push_back(nvtxDomainRegisterStringA(domain_, ("write back layer " + n).c_str()));
         }
         pass_ = nvtxDomainRegisterStringA(domain_, "pass");
+        replay_ = nvtxDomainRegisterStringA(domain_, "launch captured pass");
         if constexpr (requires { nvtxNameCudaStreamA(backend.compute_stream(), ""); }) {
             nvtxNameCudaStreamA(backend.compute_stream(), "offload compute");
             nvtxNameCudaStreamA(backend.copy_stream(), "offload copy");
@@ -70,6 +71,10 @@ public:
     void release_begin(std::size_t layer, stream) { push(release_[layer]); }
     void release_end(std::size_t, std::size_t, stream) { pop(); }
     void pass_end(stream) { pop(); }
+    // A replay runs no host code per layer: its range marks the launch, and
+    // the layers' kernels appear under it in a tool's GPU rows.
+    void replay_begin(std::size_t, stream) { push(replay_); }
+    void replay_end(std::size_t, stream) { pop(); }
     // Closes whatever a broken pass left open.
     void pass_abort() noexcept {
         while (depth_ > 0) pop();
@@ -95,7 +100,7 @@ private:
 
     nvtxDomainHandle_t domain_;
     std::vector<nvtxStringHandle_t> copy_, wait_, decode_, compute_, release_;
-    nvtxStringHandle_t pass_{};
+    nvtxStringHandle_t pass_{}, replay_{};
     int depth_ = 0;
     bool waiting_ = false;
 };
