@@ -1,9 +1,10 @@
 # FindNCCL: the NCCL header and library, as the imported target NCCL::nccl.
 #
 # Looked for under NCCL_ROOT (CMake variable or environment), then the CUDA
-# toolkit, then the system. NCCL_ROOT may be a PyTorch wheel's directory
+# toolkit, then the PyTorch wheel that python3 imports as nvidia.nccl
 # (site-packages/nvidia/nccl: include/nccl.h and lib/libnccl.so.2, with no
-# unversioned symlink, hence the libnccl.so.2 name below).
+# unversioned symlink, hence the libnccl.so.2 name below), then the system.
+# NCCL_ROOT may name such a wheel directory too.
 #
 # Sets NCCL_FOUND, NCCL_INCLUDE_DIR, NCCL_LIBRARY and NCCL_VERSION (from the
 # header's NCCL_MAJOR/MINOR/PATCH). A header without a library (CUDA 13 ships
@@ -17,9 +18,25 @@ endif()
 if(CUDAToolkit_LIBRARY_DIR)
   list(APPEND _nccl_hints ${CUDAToolkit_LIBRARY_DIR})
 endif()
+find_program(NCCL_PYTHON_EXECUTABLE NAMES python3)
+mark_as_advanced(NCCL_PYTHON_EXECUTABLE)
+if(NCCL_PYTHON_EXECUTABLE)
+  execute_process(COMMAND "${NCCL_PYTHON_EXECUTABLE}" -c "import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])"
+                  OUTPUT_VARIABLE _nccl_wheel OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _nccl_rc)
+  if(_nccl_rc EQUAL 0 AND IS_DIRECTORY "${_nccl_wheel}")
+    list(APPEND _nccl_hints "${_nccl_wheel}")
+  endif()
+endif()
 
-find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_hints} PATH_SUFFIXES include)
 find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR HINTS ${_nccl_hints} PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu)
+# The header beside the library first: a toolkit's nccl.h with a wheel's
+# library of another version would disagree on ncclConfig_t.
+set(_nccl_include_hints)
+if(NCCL_LIBRARY)
+  get_filename_component(_nccl_libdir "${NCCL_LIBRARY}" DIRECTORY)
+  list(APPEND _nccl_include_hints "${_nccl_libdir}/.." "${_nccl_libdir}/../..")
+endif()
+find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_include_hints} ${_nccl_hints} PATH_SUFFIXES include)
 
 if(NCCL_INCLUDE_DIR AND EXISTS "${NCCL_INCLUDE_DIR}/nccl.h")
   file(STRINGS "${NCCL_INCLUDE_DIR}/nccl.h" _nccl_version_lines REGEX "^#define NCCL_(MAJOR|MINOR|PATCH) +[0-9]+")
