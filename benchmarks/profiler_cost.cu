@@ -71,10 +71,10 @@ void cost_case(benchmark::State& state, stack_shape const& shape, std::size_t re
                 ms.push_back(m);
                 return m;
             };
-            std::vector<double> warm;
-            sequence(timed_pass, warm, warm);
-            sequence(untimed_pass, warm, warm);
-            timed.reset_statistics();  // waits for the warm-up's recorded passes, not for the copies in flight
+            std::vector<double> warm;  // one pass each: first-use costs, and the first copies of the next pass in flight
+            bench::timed_sequence(fs, t, bench::pass_mode::b2b, 1, timed_pass, warm);
+            bench::timed_sequence(fs, t, bench::pass_mode::b2b, 1, untimed_pass, warm);
+            timed.reset_statistics();  // waits for the warm-up's recorded pass, not for the copies in flight
 
             bool events_first = true;
             for (auto _ : state) {
