@@ -117,6 +117,13 @@ __global__ void silu_mul_kernel_x8(uint4 const* __restrict__ gate, uint4 const* 
     }
 }
 
+// x[i] += update[i]: the residual add after a tensor-parallel all-reduce (fp32 add, one rounding).
+__global__ void add_kernel(__nv_bfloat16* __restrict__ x, __nv_bfloat16 const* __restrict__ update, std::size_t n) {
+    std::size_t const stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+    for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+        x[i] = __float2bfloat16_rn(__bfloat162float(x[i]) + __bfloat162float(update[i]));
+}
+
 // x[i] = uniform(key, i) * sqrt(3): unit variance, as the host stack's input.
 __global__ void input_kernel(__nv_bfloat16* __restrict__ x, std::uint64_t key, std::size_t n) {
     std::size_t const stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
@@ -224,6 +231,33 @@ void cuda_stack::set_input(std::vector<std::uint16_t> const& x) {
 }
 
 void cuda_stack::layer(void const* norm_w, void const* gate, void const* up, void const* down) {
+    activation(norm_w, gate, up);
+    // x = 1 * act down^T + 1 * x: the residual add is the GEMM's beta (C is x, read then written).
+    down_projection(down, x_, 1.0f, "running the down GEMM with the residual add (bf16, fp32 accumulate)");
+}
+
+void cuda_stack::layer_update(void const* norm_w, void const* gate, void const* up, void const* down, void* out) {
+    activation(norm_w, gate, up);
+    down_projection(down, out, 0.0f, "running the down GEMM of a layer's update (bf16, fp32 accumulate)");
+}
+
+void cuda_stack::add_to_activations(void const* update) {
+    std::size_t const n = d_.batch * d_.hidden;
+    add_kernel<<<grid_for(n), elementwise_threads, 0, stream_>>>(static_cast<__nv_bfloat16*>(x_),
+                                                                  static_cast<__nv_bfloat16 const*>(update), n);
+    FFN_LAUNCH_CHECK("launching the residual add kernel");
+}
+
+void cuda_stack::down_projection(void const* down, void* out, float beta, char const* what) {
+    int const hidden = static_cast<int>(d_.hidden), ffn = static_cast<int>(d_.ffn), batch = static_cast<int>(d_.batch);
+    float const one = 1.0f;
+    FFN_CUBLAS_TRY(cublasGemmEx(static_cast<cublasHandle_t>(handle_), CUBLAS_OP_T, CUBLAS_OP_N, hidden, batch, ffn,
+                                &one, down, CUDA_R_16BF, ffn, act_, CUDA_R_16BF, ffn, &beta, out, CUDA_R_16BF, hidden,
+                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   what);
+}
+
+void cuda_stack::activation(void const* norm_w, void const* gate, void const* up) {
     auto const handle = static_cast<cublasHandle_t>(handle_);
     int const hidden = static_cast<int>(d_.hidden), ffn = static_cast<int>(d_.ffn), batch = static_cast<int>(d_.batch);
     auto* x = static_cast<__nv_bfloat16*>(x_);
@@ -256,12 +290,6 @@ void cuda_stack::layer(void const* norm_w, void const* gate, void const* up, voi
             static_cast<__nv_bfloat16*>(act_), n);
     }
     FFN_LAUNCH_CHECK("launching the SiLU(gate) * up kernel");
-
-    // x = 1 * act down^T + 1 * x: the residual add is the GEMM's beta (C is x, read then written).
-    FFN_CUBLAS_TRY(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, hidden, batch, ffn, &one, down, CUDA_R_16BF, ffn,
-                                act_, CUDA_R_16BF, ffn, &one, x, CUDA_R_16BF, hidden, CUBLAS_COMPUTE_32F,
-                                CUBLAS_GEMM_DEFAULT),
-                   "running the down GEMM with the residual add (bf16, fp32 accumulate)");
 }
 
 std::vector<std::uint16_t> cuda_stack::output() {

@@ -60,6 +60,15 @@ public:
     // run the layer, which the offloader guarantees for a view's buffers.
     void layer(void const* norm_w, void const* gate, void const* up, void const* down);
 
+    // Tensor parallelism: the layer's update without the residual add,
+    // out = down(silu(h gate^T) * (h up^T)) into out [batch][hidden] (bf16,
+    // device). With one shard's weights (this stack's ffn = the shard's rows of
+    // gate and up, and columns of down), out is the partial sum that an
+    // all-reduce over the shards completes; add_to_activations then does the
+    // residual add, x += update (fp32 add, one rounding).
+    void layer_update(void const* norm_w, void const* gate, void const* up, void const* down, void* out);
+    void add_to_activations(void const* update);
+
     // Waits for the stream, then copies x to the host (bf16 bits, [batch][hidden]).
     std::vector<std::uint16_t> output();
     // Waits for the stream; the sum of x as double (the CLI's output_checksum).
@@ -73,6 +82,10 @@ public:
 
 private:
     void release() noexcept;
+    // act = silu(rmsnorm(x) gate^T) * (rmsnorm(x) up^T), into act_.
+    void activation(void const* norm_w, void const* gate, void const* up);
+    // out = act down^T + beta * out.
+    void down_projection(void const* down, void* out, float beta, char const* what);
 
     dims d_;
     cudaStream_t stream_ = nullptr;

@@ -86,27 +86,42 @@ inline float weight_uniform(std::uint64_t key, std::size_t i) {
     return static_cast<float>(static_cast<std::int16_t>(bits)) * (1.0f / 32768.0f);
 }
 
-// Calls put(i, value) for elements [0, n) of a weight buffer; the value is
-// already rounded to bf16, so that the float and bf16 models are the same model.
-// A weight is a function of its 16 random bits only, so a 64 Ki-entry table
-// maps bits to bf16 and the loop is one hash and four lookups per four weights.
-template <class Put>
-void generate_bf16(std::uint64_t key, buffer_law l, std::size_t n, Put put) {
+// bf16 weights of a law by their 16 random bits: a weight is a function of
+// those bits only, so a 64 Ki-entry table maps bits to bf16 and generating is
+// one hash and four lookups per four weights.
+inline std::vector<std::uint16_t> weight_table(buffer_law l) {
     std::vector<std::uint16_t> table(65536);
     for (std::uint32_t b = 0; b < 65536; ++b)
         table[b] = float_to_bf16(static_cast<float>(static_cast<std::int16_t>(static_cast<std::uint16_t>(b))) *
                                      (1.0f / 32768.0f) * l.scale +
                                  l.offset);
-    std::uint16_t const* t = table.data();
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4) {  // the same values as weight_uniform(key, i .. i + 3)
+    return table;
+}
+
+// Calls put(i, value) for elements [first, last) of a weight buffer, table
+// being weight_table(l); the value is already rounded to bf16, so that the
+// float and bf16 models are the same model. Any range gives the values that
+// the whole buffer has there (a tensor-parallel shard is a set of ranges).
+template <class Put>
+void generate_bf16_range(std::uint64_t key, buffer_law l, std::uint16_t const* table, std::size_t first,
+                         std::size_t last, Put put) {
+    std::size_t i = first;
+    for (; i < last && (i & 3) != 0; ++i) put(i, float_to_bf16(weight_uniform(key, i) * l.scale + l.offset));
+    for (; i + 4 <= last; i += 4) {  // the same values as weight_uniform(key, i .. i + 3)
         std::uint64_t const h = random::splitmix64(key + (static_cast<std::uint64_t>(i >> 2) + 1) * 0x9E3779B97F4A7C15ull);
-        put(i, t[h & 0xFFFFu]);
-        put(i + 1, t[(h >> 16) & 0xFFFFu]);
-        put(i + 2, t[(h >> 32) & 0xFFFFu]);
-        put(i + 3, t[h >> 48]);
+        put(i, table[h & 0xFFFFu]);
+        put(i + 1, table[(h >> 16) & 0xFFFFu]);
+        put(i + 2, table[(h >> 32) & 0xFFFFu]);
+        put(i + 3, table[h >> 48]);
     }
-    for (; i < n; ++i) put(i, float_to_bf16(weight_uniform(key, i) * l.scale + l.offset));
+    for (; i < last; ++i) put(i, float_to_bf16(weight_uniform(key, i) * l.scale + l.offset));
+}
+
+// Elements [0, n) of a weight buffer.
+template <class Put>
+void generate_bf16(std::uint64_t key, buffer_law l, std::size_t n, Put put) {
+    std::vector<std::uint16_t> const table = weight_table(l);
+    generate_bf16_range(key, l, table.data(), 0, n, put);
 }
 
 }  // namespace detail

@@ -11,7 +11,7 @@
 //               [--residency first_n|interleaved|budget [--gpu-memory BYTES]]
 //               [--prefetch none|next|lookahead:N] [--profiler events|none]
 //               [--codec none|int8|fp8|int4|lossless] [--decode-loop] [--json]
-//               [--backend auto|cuda|host] [--stats-json PATH] [--seed S] ...
+//               [--backend auto|cuda|host] [--gpus N] [--stats-json PATH] [--seed S] ...
 //
 // The offload options, the error lines and the policy dispatch are the
 // examples' shared command line (examples/common/offload_examples); this file
@@ -53,6 +53,7 @@
 #include "ffn_host.hpp"
 #include "ffn_policies.hpp"
 #include "ffn_run.hpp"
+#include "tensor_parallel_cli.hpp"
 
 #if defined(OFFLOAD_EXAMPLES_WITH_CUDA)
 #include "ffn_cuda.hpp"
@@ -373,5 +374,12 @@ int main(int argc, char** argv) {
                                       " bytes), this machine has " + std::to_string(ram),
                                   "allowed: fewer or smaller layers (--layers, --hidden, --ffn) that fit in host memory"};
     });
-    return cli.run(argc, argv, [&] { return run_main(o); });
+    int gpus = 1;
+    ffn::tp::cli::add_gpus_option(cli, gpus, o.off, o.d);
+    return cli.run(argc, argv, [&] {
+        if (gpus > 1)
+            return ffn::tp::cli::run_main({o.d, o.layers, o.passes, o.warmup, o.seed, gpus, o.json, o.graph, o.decode_loop},
+                                          o.off);
+        return run_main(o);
+    });
 }

@@ -239,8 +239,10 @@ public:
         } catch (...) {
             counts_ = counts_before;
             loads_ = loads_before;
+            order_after_compute();
             throw;
         }
+        order_after_compute();
         g.per_replay_ = detail::counters_added(counts_, counts_before);
         for (std::size_t i = 0; i < loads_.size(); ++i) g.loads_per_replay_.push_back(loads_[i] - loads_before[i]);
         counts_ = counts_before;
@@ -704,22 +706,39 @@ private:
             backend_.record(join_, compute);
             backend_.wait(backend_.copy_stream(), join_);
             backend_.wait(backend_.writeback_stream(), join_);
-            for (auto& sl : slots_) backend_.record(sl.freed, compute);
-            for (auto e : written_back_)
-                if (e != event_type{}) backend_.record(e, compute);
+            order_after_compute();
             profile::capture_begin(recorder_, copy);
             run_pass(fn);
-            for (auto s : {backend_.copy_stream(), backend_.writeback_stream()}) {
-                backend_.record(join_, s);
-                backend_.wait(compute, join_);
-            }
+            join_into_compute();
             capturing_ = false;
             return backend_.end_capture(compute);
         } catch (...) {
             capturing_ = false;
+            // A capture ends only once the streams it forked have joined it.
+            try {
+                join_into_compute();
+            } catch (backend_error const&) {  // a broken capture refuses it; ending it still works
+            }
             backend_.abandon_capture(compute);
             throw;
         }
+    }
+
+    void join_into_compute() {
+        for (auto s : {backend_.copy_stream(), backend_.writeback_stream()}) {
+            backend_.record(join_, s);
+            backend_.wait(backend_.compute_stream(), join_);
+        }
+    }
+
+    // Events last recorded inside a capture cannot be waited for outside it,
+    // and a replay is known to the compute stream only: the events an eager
+    // pass waits for are recorded again after whatever compute holds now.
+    void order_after_compute() {
+        auto const compute = backend_.compute_stream();
+        for (auto& sl : slots_) backend_.record(sl.freed, compute);
+        for (auto e : written_back_)
+            if (e != event_type{}) backend_.record(e, compute);
     }
 
     void replay(graph_pass<basic_offloader>& g) {
@@ -732,10 +751,7 @@ private:
             profile::replay_begin(recorder_, copy, compute);
             backend_.launch(g.graph(copy), compute);
             profile::replay_end(recorder_, copy, compute);
-            // Eager passes after the replay wait for it through the events they know.
-            for (auto& sl : slots_) backend_.record(sl.freed, compute);
-            for (auto e : written_back_)
-                if (e != event_type{}) backend_.record(e, compute);
+            order_after_compute();
         } catch (backend_error const& e) {
             throw e.within("replaying a captured pass");
         }

@@ -144,6 +144,49 @@ template <class T>
 T get(boost::json::object const& o, char const* key) {
     return boost::json::value_to<T>(o.at(key));
 }
+
+// The counters and memory objects, shared with the merged stats of several
+// offloaders (offload/multi/merged_stats.hpp).
+inline boost::json::object counters_json(counters const& c) {
+    return {{"passes", c.passes},
+            {"aborted_passes", c.aborted_passes},
+            {"layer_computes", c.layer_computes},
+            {"layer_loads", c.layer_loads},
+            {"bytes_host_to_device", c.bytes_host_to_device},
+            {"bytes_device_to_host", c.bytes_device_to_host},
+            {"logical_bytes_host_to_device", c.logical_bytes_host_to_device},
+            {"replayed_passes", c.replayed_passes},
+            {"unused_prefetches", c.unused_prefetches}};
+}
+inline counters counters_from(boost::json::object const& c) {
+    return {get<std::size_t>(c, "passes"),      get<std::size_t>(c, "aborted_passes"),
+            get<std::size_t>(c, "layer_computes"), get<std::size_t>(c, "layer_loads"),
+            get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host"),
+            get<std::size_t>(c, "logical_bytes_host_to_device"), get<std::size_t>(c, "replayed_passes"),
+            get<std::size_t>(c, "unused_prefetches")};
+}
+inline boost::json::object memory_json(memory_stats const& m) {
+    return {{"resident_bytes", m.resident_bytes},
+            {"staging_bytes", m.staging_bytes},
+            {"pinned_host_bytes", m.pinned_host_bytes},
+            {"pageable_host_bytes", m.pageable_host_bytes},
+            {"registered_host_bytes", m.registered_host_bytes},
+            {"already_locked_host_bytes", m.already_locked_host_bytes}};
+}
+inline memory_stats memory_from(boost::json::object const& m) {
+    return {get<std::size_t>(m, "resident_bytes"), get<std::size_t>(m, "staging_bytes"),
+            get<std::size_t>(m, "pinned_host_bytes"), get<std::size_t>(m, "pageable_host_bytes"),
+            get<std::size_t>(m, "registered_host_bytes"), get<std::size_t>(m, "already_locked_host_bytes")};
+}
+
+inline boost::json::object pass_wall_json(pass_wall_stats const& w) {
+    return {{"count", w.count}, {"total", w.total_ms}, {"min", w.min_ms},
+            {"median", w.median_ms}, {"max", w.max_ms}, {"last", w.last_ms}};
+}
+inline pass_wall_stats pass_wall_from(boost::json::object const& w) {
+    return {get<std::size_t>(w, "count"), get<double>(w, "total"), get<double>(w, "min"),
+            get<double>(w, "median"), get<double>(w, "max"), get<double>(w, "last")};
+}
 }  // namespace detail
 
 inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, layer_stats const& l) {
@@ -189,21 +232,8 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stat
                       {"streamed_layers", boost::json::value_from(s.streamed_layers)},
                       {"reason", s.placement_reason}};
     o["warnings"] = boost::json::value_from(s.warnings);
-    o["counters"] = {{"passes", s.counts.passes},
-                     {"aborted_passes", s.counts.aborted_passes},
-                     {"layer_computes", s.counts.layer_computes},
-                     {"layer_loads", s.counts.layer_loads},
-                     {"bytes_host_to_device", s.counts.bytes_host_to_device},
-                     {"bytes_device_to_host", s.counts.bytes_device_to_host},
-                     {"logical_bytes_host_to_device", s.counts.logical_bytes_host_to_device},
-                     {"replayed_passes", s.counts.replayed_passes},
-                     {"unused_prefetches", s.counts.unused_prefetches}};
-    o["memory"] = {{"resident_bytes", s.memory.resident_bytes},
-                   {"staging_bytes", s.memory.staging_bytes},
-                   {"pinned_host_bytes", s.memory.pinned_host_bytes},
-                   {"pageable_host_bytes", s.memory.pageable_host_bytes},
-                   {"registered_host_bytes", s.memory.registered_host_bytes},
-                   {"already_locked_host_bytes", s.memory.already_locked_host_bytes}};
+    o["counters"] = detail::counters_json(s.counts);
+    o["memory"] = detail::memory_json(s.memory);
     if (s.timing) {
         auto const& t = *s.timing;
         boost::json::object breakdown{{"pure_computation_ms", t.pure_computation_ms}};
@@ -218,9 +248,7 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, stat
         detail::put_optional(o, "h2d_GBps", t.h2d_gb_per_s);
         detail::put_optional(o, "effective_h2d_GBps", t.effective_h2d_gb_per_s);
         detail::put_optional(o, "decode_ms", t.decode_ms);
-        o["pass_wall_ms"] = {{"count", t.pass_wall.count}, {"total", t.pass_wall.total_ms},
-                             {"min", t.pass_wall.min_ms},  {"median", t.pass_wall.median_ms},
-                             {"max", t.pass_wall.max_ms},  {"last", t.pass_wall.last_ms}};
+        o["pass_wall_ms"] = detail::pass_wall_json(t.pass_wall);
     }
     o["layers"] = boost::json::value_from(s.layers);
     if (!s.codec_buffers.empty()) {
@@ -261,16 +289,8 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
     s.streamed_layers = get<std::vector<std::size_t>>(placement, "streamed_layers");
     s.placement_reason = get<std::string>(placement, "reason");
     s.warnings = get<std::vector<std::string>>(o, "warnings");
-    auto const& c = o.at("counters").as_object();
-    s.counts = {get<std::size_t>(c, "passes"),      get<std::size_t>(c, "aborted_passes"),
-                get<std::size_t>(c, "layer_computes"), get<std::size_t>(c, "layer_loads"),
-                get<std::size_t>(c, "bytes_host_to_device"), get<std::size_t>(c, "bytes_device_to_host"),
-                get<std::size_t>(c, "logical_bytes_host_to_device"), get<std::size_t>(c, "replayed_passes"),
-                get<std::size_t>(c, "unused_prefetches")};
-    auto const& m = o.at("memory").as_object();
-    s.memory = {get<std::size_t>(m, "resident_bytes"), get<std::size_t>(m, "staging_bytes"),
-                get<std::size_t>(m, "pinned_host_bytes"), get<std::size_t>(m, "pageable_host_bytes"),
-                get<std::size_t>(m, "registered_host_bytes"), get<std::size_t>(m, "already_locked_host_bytes")};
+    s.counts = detail::counters_from(o.at("counters").as_object());
+    s.memory = detail::memory_from(o.at("memory").as_object());
     if (auto const* b = o.if_contains("time_breakdown")) {
         auto const& bo = b->as_object();
         timing_stats t;
@@ -285,9 +305,7 @@ inline stats tag_invoke(boost::json::value_to_tag<stats>, boost::json::value con
         t.h2d_gb_per_s = detail::get_optional<double>(o, "h2d_GBps");
         t.effective_h2d_gb_per_s = detail::get_optional<double>(o, "effective_h2d_GBps");
         t.decode_ms = detail::get_optional<double>(o, "decode_ms");
-        auto const& w = o.at("pass_wall_ms").as_object();
-        t.pass_wall = {get<std::size_t>(w, "count"), get<double>(w, "total"), get<double>(w, "min"),
-                       get<double>(w, "median"), get<double>(w, "max"), get<double>(w, "last")};
+        t.pass_wall = detail::pass_wall_from(o.at("pass_wall_ms").as_object());
         s.timing = t;
     }
     s.layers = get<std::vector<layer_stats>>(o, "layers");
