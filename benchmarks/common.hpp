@@ -1,13 +1,16 @@
 #pragma once
 // Shared setup of the GPU benchmarks (host-compiled against the CUDA runtime):
-//  - the stacks measured (Llama-3-8B-shaped 32 x 352 MB, 256 x 17 MB, 512 x 4.3 MB),
+//  - the stacks measured (Llama-3-8B-shaped 32 x 352 MB, 512 x 4.3 MB, 1024 x 1 MB),
 //  - their host weights, in ONE pinned allocation built once per process and
 //    shared by every offloader (layer i carries the weights of layer i % 4, so
 //    that only four layers are generated, and so that the floor's compute,
 //    which cycles four device copies as torch_peers.py does, is the very same
 //    math as an offloaded pass),
 //  - the floor of the performance model, max(streamed bytes / pinned H2D
-//    bandwidth, all-resident compute time), measured in the same process,
+//    bandwidth, all-resident compute time), measured in the same process, the
+//    compute both eagerly and replayed as one CUDA graph,
+//  - a timed sequence of passes, the way every pass benchmark measures: one
+//    event window over several passes, nothing synchronised between them,
 //  - one-at-a-time caches of offloaders and FFN activation stacks, so that a
 //    benchmark grid reuses what it can and never holds two big ones at once.
 //
@@ -69,8 +72,11 @@ struct stack_shape {
     ffn::dims dims(std::size_t batch) const { return {hidden, ffn, batch}; }
 };
 inline stack_shape llama_8b() { return {"8B", 32, 4096, 14336}; }
-inline stack_shape stack_256() { return {"256x17MB", 256, 1024, 2816}; }
 inline stack_shape stack_512() { return {"512x4.3MB", 512, 512, 1408}; }
+// 1.03 MB a layer, 1.06 GB a pass: the 19.2 ms transfer floor of the PyTorch
+// figures this library is compared with (torch_peers.py --layers 1024
+// --hidden 256 --ffn 672), where per-layer host costs dominate.
+inline stack_shape stack_1024() { return {"1024x1MB", 1024, 256, 672}; }
 
 // Distinct layers generated; layer i holds the weights of layer i % distinct_layers.
 inline constexpr std::size_t distinct_layers = 4;
@@ -195,6 +201,39 @@ private:
     cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
+// What enqueue() puts on a stream, captured once and instantiated as a CUDA
+// graph; launch() replays all of it with one call.
+class graph_exec {
+public:
+    template <class Enqueue>
+    graph_exec(cudaStream_t s, Enqueue&& enqueue) {
+        // Thread-local: work other threads enqueue meanwhile is not captured.
+        BENCH_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+        cudaGraph_t graph = nullptr;
+        try {
+            enqueue();
+        } catch (...) {
+            // Leaves capture mode, so that the stream is usable again; what was captured is dropped.
+            if (cudaStreamEndCapture(s, &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
+            cudaGetLastError();
+            throw;
+        }
+        BENCH_CUDA(cudaStreamEndCapture(s, &graph));
+        cudaError_t const instantiated = cudaGraphInstantiate(&exec_, graph, 0);
+        cudaError_t const destroyed = cudaGraphDestroy(graph);  // the instance does not need it
+        if (instantiated == cudaSuccess && destroyed != cudaSuccess) cudaGraphExecDestroy(exec_);
+        BENCH_CUDA(instantiated);
+        BENCH_CUDA(destroyed);
+    }
+    graph_exec(graph_exec const&) = delete;
+    graph_exec& operator=(graph_exec const&) = delete;
+    ~graph_exec() { cudaGraphExecDestroy(exec_); }
+    void launch(cudaStream_t s) { BENCH_CUDA(cudaGraphLaunch(exec_, s)); }
+
+private:
+    cudaGraphExec_t exec_ = nullptr;
+};
+
 inline std::uint64_t fnv1a(std::vector<std::uint16_t> const& v) {
     std::uint64_t h = 1469598103934665603ull;
     for (auto x : v) {
@@ -259,6 +298,8 @@ public:
         BENCH_CUDA(cudaHostAlloc(&host, n, cudaHostAllocDefault));
         try {
             std::memset(host, 0x3c, n);
+            // The link to itself: an offloader's copies issued for its next pass may still be running.
+            BENCH_CUDA(cudaDeviceSynchronize());
             BENCH_CUDA(cudaMalloc(&dev, n));
             event_timer t;
             std::vector<double> ms;
@@ -300,36 +341,29 @@ public:
     // All layers' compute with weights resident, cycling four device copies of
     // the layers (torch_peers.py's method); median of 5 after a warm-up.
     compute_floor const& compute(std::size_t batch) {
-        auto it = compute_.find(batch);
-        if (it != compute_.end()) return it->second;
-        auto& st = current();
-        ensure_device_copies();
+        if (auto it = compute_.find(batch); it != compute_.end()) return it->second;
         auto& fs = ffn_stack(batch);
-        event_timer t;
-        auto run = [&] {
-            for (std::size_t i = 0; i < st.shape().layers; ++i) {
-                auto* base = static_cast<std::byte*>(device_copies_[i % distinct_layers]);
-                fs.layer(base + st.buffer_offset(0), base + st.buffer_offset(1), base + st.buffer_offset(2),
-                         base + st.buffer_offset(3));
-            }
-        };
-        compute_floor f;
-        fs.set_input(input_seed);
-        run();
-        auto const out = fs.output();
-        f.output_hash = fnv1a(out);
-        f.nonfinite = count_nonfinite(out);
-        std::vector<double> ms;
-        for (int r = 0; r < 5; ++r) {
-            fs.set_input(input_seed);
-            t.start(stream_);
-            run();
-            ms.push_back(t.stop_ms(stream_));
-        }
-        f.ms = median(ms);
-        std::fprintf(stderr, "bench: %s all-resident compute at batch %zu: %.3f ms%s\n", st.shape().name.c_str(),
+        compute_floor const f = measure_compute(fs, [&] { enqueue_all_resident(fs); });
+        std::fprintf(stderr, "bench: %s all-resident compute at batch %zu: %.3f ms%s\n", current().shape().name.c_str(),
                      batch, f.ms, f.nonfinite ? " (NON-FINITE OUTPUT)" : "");
         return compute_.emplace(batch, f).first->second;
+    }
+
+    // The same all-resident pass captured once as a CUDA graph and replayed
+    // (torch_peers.py's compute_graph): the floor of a replayed pass, which
+    // pays no host launch per kernel. Median of 5 replays after a warm-up; the
+    // graph is destroyed once timed.
+    compute_floor const& compute_graph(std::size_t batch) {
+        if (auto it = compute_graph_.find(batch); it != compute_graph_.end()) return it->second;
+        auto& fs = ffn_stack(batch);
+        ensure_device_copies();  // before the capture: a capture must not allocate
+        graph_exec g(stream_, [&] { enqueue_all_resident(fs); });
+        compute_floor const f = measure_compute(fs, [&] { g.launch(stream_); });
+        bool const same = f.output_hash == compute(batch).output_hash;
+        std::fprintf(stderr, "bench: %s all-resident compute at batch %zu, replayed as a CUDA graph: %.3f ms%s\n",
+                     current().shape().name.c_str(), batch, f.ms,
+                     same ? "" : " (OUTPUT DIFFERS FROM THE EAGER PASS)");
+        return compute_graph_.emplace(batch, f).first->second;
     }
 
     floor_terms floor(std::size_t resident, std::size_t batch) {
@@ -371,6 +405,38 @@ private:
         if (!stack_) throw std::logic_error("bench: no stack built yet");
         return *stack_;
     }
+    // One all-resident pass on the stack's stream, layer i from device copy i % 4.
+    void enqueue_all_resident(ffn::cuda_stack& fs) {
+        auto& st = current();
+        ensure_device_copies();
+        for (std::size_t i = 0; i < st.shape().layers; ++i) {
+            auto* base = static_cast<std::byte*>(device_copies_[i % distinct_layers]);
+            fs.layer(base + st.buffer_offset(0), base + st.buffer_offset(1), base + st.buffer_offset(2),
+                     base + st.buffer_offset(3));
+        }
+    }
+    // One untimed pass (its output hashed and checked), then five timed from the fixed input.
+    template <class Pass>
+    compute_floor measure_compute(ffn::cuda_stack& fs, Pass&& pass) {
+        // Alone on the device: an offloader's copies issued for its next pass may still be running.
+        BENCH_CUDA(cudaDeviceSynchronize());
+        compute_floor f;
+        fs.set_input(input_seed);
+        pass();
+        auto const out = fs.output();
+        f.output_hash = fnv1a(out);
+        f.nonfinite = count_nonfinite(out);
+        event_timer t;
+        std::vector<double> ms;
+        for (int r = 0; r < 5; ++r) {
+            fs.set_input(input_seed);
+            t.start(stream_);
+            pass();
+            ms.push_back(t.stop_ms(stream_));
+        }
+        f.ms = median(ms);
+        return f;
+    }
     void ensure_device_copies() {
         if (!device_copies_.empty()) return;
         auto& st = current();
@@ -386,6 +452,7 @@ private:
         drop_offloaders();
         ffn_stacks_.clear();
         compute_.clear();
+        compute_graph_.clear();
         for (void* p : device_copies_) cudaFree(p);
         device_copies_.clear();
         stack_.reset();
@@ -397,6 +464,7 @@ private:
     std::unique_ptr<pinned_stack> stack_;
     std::map<std::size_t, std::unique_ptr<ffn::cuda_stack>> ffn_stacks_;
     std::map<std::size_t, compute_floor> compute_;
+    std::map<std::size_t, compute_floor> compute_graph_;
     std::vector<void*> device_copies_;
     std::string group_;
     std::map<std::string, std::shared_ptr<void>> offloaders_;
@@ -422,21 +490,43 @@ void ffn_pass(Offloader& off, ffn::cuda_stack& fs) {
     for (auto layer : off.pass()) fs.layer(layer.buffer(0), layer.buffer(1), layer.buffer(2), layer.buffer(3));
 }
 
-// One pass from the fixed input, timed: device milliseconds by events on the
-// FFN's stream (appended to ms and returned), host milliseconds spent
-// enqueueing it (appended to host_ms).
-template <class Offloader>
-double timed_pass(Offloader& off, ffn::cuda_stack& fs, event_timer& t, std::vector<double>& ms,
-                  std::vector<double>& host_ms) {
-    fs.set_input(input_seed);
+// How the host drives a sequence of passes.
+enum class pass_mode {
+    b2b,   // back to back: each pass is enqueued as soon as the last one is; the host never waits
+    loop,  // after each pass the host copies one output value back and waits for it, as a sampler reads its token
+};
+inline char const* name(pass_mode m) { return m == pass_mode::b2b ? "b2b" : "loop"; }
+
+// Copies one element of the stack's output to the host on its stream and waits for it.
+inline void read_one_value(ffn::cuda_stack& fs) {
+    std::uint16_t value = 0;
+    BENCH_CUDA(cudaMemcpyAsync(&value, fs.activations(), sizeof value, cudaMemcpyDeviceToHost, fs.stream()));
+    BENCH_CUDA(cudaStreamSynchronize(fs.stream()));
+    benchmark::DoNotOptimize(value);
+}
+
+// `passes` passes of one_pass, each from the fixed input, timed as one window
+// of events on the FFN's (the offloaders' compute) stream, from before the
+// first pass's input to the end of the last pass; returns the window over
+// `passes`, and appends the host time of each one_pass() call (microseconds)
+// to host_us. Nothing waits for the offloader in or around the window: with
+// prefetch across passes a pass issues the next one's first copies, and
+// waiting for them (off.synchronize()) after each pass would take them out
+// of the time measured. Copies issued by the pass before the window run
+// partly before it, those the last pass issues after it: in a steady run the
+// two match, and the window over several passes makes what remains small.
+template <class OnePass>
+double timed_sequence(ffn::cuda_stack& fs, event_timer& t, pass_mode mode, int passes, OnePass&& one_pass,
+                      std::vector<double>& host_us) {
     t.start(fs.stream());
-    auto const h0 = std::chrono::steady_clock::now();
-    ffn_pass(off, fs);
-    host_ms.push_back(seconds_since(h0) * 1e3);
-    double const m = t.stop_ms(fs.stream());
-    off.synchronize();
-    ms.push_back(m);
-    return m;
+    for (int p = 0; p < passes; ++p) {
+        fs.set_input(input_seed);
+        auto const h0 = std::chrono::steady_clock::now();
+        one_pass();
+        host_us.push_back(seconds_since(h0) * 1e6);
+        if (mode == pass_mode::loop) read_one_value(fs);
+    }
+    return t.stop_ms(fs.stream()) / passes;
 }
 
 // Where an offloader's streamed bytes come from.
@@ -451,14 +541,6 @@ inline offload::config make_config(std::size_t resident, host_source src) {
     c.host_memory_mode = src == host_source::library_pinned ? offload::host_memory::copy_to_pinned
                                                              : offload::host_memory::register_caller;
     return c;
-}
-
-inline std::string prefetch_tag(std::size_t slots, bool run_ahead) {
-    return run_ahead ? "la" + std::to_string(slots) : "none";
-}
-template <class Prefetch>
-std::string prefetch_tag() {
-    return prefetch_tag(Prefetch::slots, Prefetch::run_ahead);
 }
 
 // False, with a message, unless a GPU is usable (these programs measure nothing
