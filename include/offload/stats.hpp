@@ -74,6 +74,32 @@ struct counters {
     std::size_t unused_prefetches = 0;
 
     friend bool operator==(counters const&, counters const&) = default;
+    // Counters add up over ranks, and over the replays of a captured pass.
+    friend counters& operator+=(counters& a, counters const& b) noexcept {
+        a.passes += b.passes;
+        a.aborted_passes += b.aborted_passes;
+        a.layer_computes += b.layer_computes;
+        a.layer_loads += b.layer_loads;
+        a.bytes_host_to_device += b.bytes_host_to_device;
+        a.bytes_device_to_host += b.bytes_device_to_host;
+        a.logical_bytes_host_to_device += b.logical_bytes_host_to_device;
+        a.replayed_passes += b.replayed_passes;
+        a.unused_prefetches += b.unused_prefetches;
+        return a;
+    }
+    // What happened between two readings (b taken before a).
+    friend counters operator-(counters a, counters const& b) noexcept {
+        a.passes -= b.passes;
+        a.aborted_passes -= b.aborted_passes;
+        a.layer_computes -= b.layer_computes;
+        a.layer_loads -= b.layer_loads;
+        a.bytes_host_to_device -= b.bytes_host_to_device;
+        a.bytes_device_to_host -= b.bytes_device_to_host;
+        a.logical_bytes_host_to_device -= b.logical_bytes_host_to_device;
+        a.replayed_passes -= b.replayed_passes;
+        a.unused_prefetches -= b.unused_prefetches;
+        return a;
+    }
 };
 
 struct memory_stats {

@@ -14,37 +14,6 @@
 
 namespace offload {
 
-namespace detail {
-
-// What one recorded pass added to the counters: what every replay adds.
-inline counters counters_added(counters const& after, counters const& before) {
-    counters d;
-    d.passes = after.passes - before.passes;
-    d.aborted_passes = after.aborted_passes - before.aborted_passes;
-    d.layer_computes = after.layer_computes - before.layer_computes;
-    d.layer_loads = after.layer_loads - before.layer_loads;
-    d.bytes_host_to_device = after.bytes_host_to_device - before.bytes_host_to_device;
-    d.bytes_device_to_host = after.bytes_device_to_host - before.bytes_device_to_host;
-    d.logical_bytes_host_to_device = after.logical_bytes_host_to_device - before.logical_bytes_host_to_device;
-    d.replayed_passes = after.replayed_passes - before.replayed_passes;
-    d.unused_prefetches = after.unused_prefetches - before.unused_prefetches;
-    return d;
-}
-
-inline void add_counters(counters& to, counters const& d) {
-    to.passes += d.passes;
-    to.aborted_passes += d.aborted_passes;
-    to.layer_computes += d.layer_computes;
-    to.layer_loads += d.layer_loads;
-    to.bytes_host_to_device += d.bytes_host_to_device;
-    to.bytes_device_to_host += d.bytes_device_to_host;
-    to.logical_bytes_host_to_device += d.logical_bytes_host_to_device;
-    to.replayed_passes += d.replayed_passes;
-    to.unused_prefetches += d.unused_prefetches;
-}
-
-}  // namespace detail
-
 template <class Offloader>
 class graph_pass {
     using graph_type = typename Offloader::backend_type::graph_type;

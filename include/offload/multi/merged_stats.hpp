@@ -90,16 +90,7 @@ inline merged_stats merge(std::vector<stats> per_rank) {
     m.ranks = per_rank.size();
     bool all_timed = true;
     for (auto const& s : per_rank) {
-        auto& c = m.counts;
-        c.passes += s.counts.passes;
-        c.aborted_passes += s.counts.aborted_passes;
-        c.layer_computes += s.counts.layer_computes;
-        c.layer_loads += s.counts.layer_loads;
-        c.bytes_host_to_device += s.counts.bytes_host_to_device;
-        c.bytes_device_to_host += s.counts.bytes_device_to_host;
-        c.logical_bytes_host_to_device += s.counts.logical_bytes_host_to_device;
-        c.replayed_passes += s.counts.replayed_passes;
-        c.unused_prefetches += s.counts.unused_prefetches;
+        m.counts += s.counts;
         auto& mem = m.memory;
         mem.resident_bytes += s.memory.resident_bytes;
         mem.staging_bytes += s.memory.staging_bytes;

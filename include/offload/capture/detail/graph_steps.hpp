@@ -108,7 +108,7 @@ graph_pass<basic_offloader<Backend, Residency, Prefetch, Profiler, Codec>> basic
         throw;
     }
     order_after_compute();
-    g.per_replay_ = counters_added(counts_, counts_before);
+    g.per_replay_ = counts_ - counts_before;
     for (std::size_t i = 0; i < loads_.size(); ++i) g.loads_per_replay_.push_back(loads_[i] - loads_before[i]);
     counts_ = counts_before;
     loads_ = loads_before;
@@ -130,7 +130,7 @@ void basic_offloader<Backend, Residency, Prefetch, Profiler, Codec>::replay(grap
     } catch (backend_error const& e) {
         throw e.within("replaying a captured pass");
     }
-    add_counters(counts_, g.per_replay_);
+    counts_ += g.per_replay_;
     ++counts_.replayed_passes;
     for (std::size_t i = 0; i < loads_.size(); ++i) loads_[i] += g.loads_per_replay_[i];
     if (cfg_.summary_every != 0 && counts_.passes % cfg_.summary_every == 0)
