@@ -80,12 +80,11 @@ template <class Backend, class Residency, class Prefetch, class Profiler, class 
 class basic_offloader {
     using event_type = typename Backend::event_type;
     using recorder_type = typename Profiler::template recorder<Backend>;
-    // Under a codec, copies move encoded bytes into a staging area beside each
-    // slot, and the compute stream decodes them into the slot; codec::none
-    // compiles all of that away.
-    static constexpr bool decodes = !std::is_same_v<Codec, codec::none>;
-    using host_type = std::conditional_t<decodes, codec::detail::encoded_weights<Backend, Codec>,
-                                         detail::host_weights<Backend>>;
+    // Where streamed bytes come from and how they reach a slot: as they are,
+    // or, under a codec, encoded into a staging area beside the slot and
+    // decoded by the compute stream (copy_in, land and place are its hooks).
+    using host_type = std::conditional_t<std::is_same_v<Codec, codec::none>, detail::host_weights<Backend>,
+                                         codec::detail::encoded_weights<Backend, Codec>>;
     static constexpr std::size_t not_streamed = std::numeric_limits<std::size_t>::max();
 
 public:
@@ -365,38 +364,12 @@ private:
     }
 
     void place_resident_layers() {
-        auto const s = backend_.copy_stream();
-        if constexpr (decodes) {
-            // Decoded once, from the same encoded bytes a streamed layer would
-            // bring: the output does not depend on where a layer lives.
-            std::size_t most = 0;
-            for (std::size_t i = 0; i < layers_.size(); ++i)
-                if (resident_[i]) most = std::max(most, host_->block_span(i));
-            if (most == 0) return;
-            placement_staging_ = backend_.device_allocate(most, "staging the encoded resident layers");
-            placement_staging_bytes_ = most;
-        }
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             if (!resident_[i]) continue;
-            auto const& l = layers_[i];
-            resident_ptr_[i] = backend_.device_allocate(l.footprint(), "placing resident layer " + std::to_string(i));
-            resident_bytes_ += l.footprint();
-            if constexpr (decodes) {
-                backend_.copy_to_device(placement_staging_, host_->layer_block(i), host_->block_span(i), s);
-                host_->decode(i, placement_staging_, resident_ptr_[i], s);
-            } else {
-                for (std::size_t b = 0; b < l.buffers().size(); ++b)
-                    backend_.copy_to_device(static_cast<std::byte*>(resident_ptr_[i]) + l.offset(b),
-                                            l.buffers()[b].data, l.buffers()[b].bytes, s);
-            }
-            // One layer at a time, so that the caller's memory may be pageable.
-            backend_.synchronize(s);
-            if constexpr (decodes) host_->drop(i);
+            resident_ptr_[i] = backend_.device_allocate(layers_[i].footprint(), "placing resident layer " + std::to_string(i));
+            resident_bytes_ += layers_[i].footprint();
         }
-        if constexpr (decodes) {
-            backend_.device_deallocate(placement_staging_, placement_staging_bytes_);
-            placement_staging_ = nullptr;
-        }
+        host_->place(resident_ptr_, backend_.copy_stream());
     }
 
     void allocate_slots() {
@@ -408,8 +381,7 @@ private:
                                       " layers must stream");
         std::size_t slot_bytes = 0;
         for (std::size_t i : streamed_) slot_bytes = std::max(slot_bytes, layers_[i].footprint());
-        if constexpr (decodes)
-            for (std::size_t i : streamed_) staging_area_bytes_ = std::max(staging_area_bytes_, host_->block_span(i));
+        staging_area_bytes_ = host_->staging_bytes();
         std::size_t const count = std::min(Prefetch::slots, streamed_.size());
         slot_bytes_ = slot_bytes;  // before the first allocation: free_device_memory frees slots of this size
         slots_.resize(count);
@@ -418,7 +390,7 @@ private:
             sl.device = backend_.device_allocate(slot_bytes, "allocating staging slot " + std::to_string(k) + " of " +
                                                                  std::to_string(count));
             staging_bytes_ += slot_bytes;
-            if constexpr (decodes) {
+            if (staging_area_bytes_ > 0) {
                 sl.staging = backend_.device_allocate(staging_area_bytes_, "allocating the encoded staging area of slot " +
                                                                                 std::to_string(k));
                 staging_bytes_ += staging_area_bytes_;
@@ -437,8 +409,6 @@ private:
         for (std::size_t i = 0; i < resident_ptr_.size(); ++i)
             backend_.device_deallocate(resident_ptr_[i], layers_[i].footprint());
         resident_ptr_.clear();
-        backend_.device_deallocate(placement_staging_, placement_staging_bytes_);
-        placement_staging_ = nullptr;
         for (auto& sl : slots_) {
             backend_.device_deallocate(sl.device, slot_bytes_);
             backend_.device_deallocate(sl.staging, staging_area_bytes_);
@@ -511,11 +481,7 @@ private:
             if constexpr (!Prefetch::run_ahead) count_load(j, issue_copy(j));
             recorder_.wait_begin(i, compute);
             backend_.wait(compute, sl.ready);
-            if constexpr (decodes) {
-                recorder_.decode_begin(i, compute);
-                host_->decode(i, sl.staging, sl.device, compute);
-                recorder_.decode_end(i, compute);
-            }
+            host_->land(i, sl.staging, sl.device, compute, recorder_);
             recorder_.compute_begin(i, compute);
             acquired_ = true;
         }
@@ -585,18 +551,7 @@ private:
             profile::next_pass_copy_begin(recorder_, i, copy);
         else
             recorder_.copy_begin(i, copy);
-        std::size_t bytes = 0;
-        if (std::byte const* block = host_->layer_block(i)) {
-            bytes = host_->block_span(i);
-            backend_.copy_to_device(decodes ? sl.staging : sl.device, block, bytes, copy);
-        } else {
-            auto const& l = layers_[i];
-            for (std::size_t b = 0; b < l.buffers().size(); ++b) {
-                backend_.copy_to_device(static_cast<std::byte*>(sl.device) + l.offset(b), l.buffers()[b].data,
-                                        l.buffers()[b].bytes, copy);
-                bytes += l.buffers()[b].bytes;
-            }
-        }
+        std::size_t const bytes = host_->copy_in(i, sl.device, sl.staging, copy);
         if (for_next_pass)
             profile::next_pass_copy_end(recorder_, i, bytes, copy);
         else
@@ -672,9 +627,7 @@ private:
     std::vector<void*> resident_ptr_;
     std::vector<slot> slots_;
     std::size_t slot_bytes_ = 0;
-    std::size_t staging_area_bytes_ = 0;  // encoded bytes a slot's staging area holds (codecs only)
-    void* placement_staging_ = nullptr;
-    std::size_t placement_staging_bytes_ = 0;
+    std::size_t staging_area_bytes_ = 0;  // beside each slot, for encoded bytes (0 without a codec)
     std::vector<event_type> written_back_;  // per read-write streamed layer
     event_type join_{};  // orders one stream after another's work so far (recorded, then waited at once)
     std::unique_ptr<host_type> host_;

@@ -79,6 +79,44 @@ public:
         return l.offset(last) + l.buffers()[last].bytes;
     }
 
+    // --- the scheduler's hooks (a codec's host side has the same) ---------
+
+    // Device bytes a slot needs beside it: none, a copy lands in the slot.
+    std::size_t staging_bytes() const noexcept { return 0; }
+
+    // Copies a streamed layer into its slot on stream s; returns the bytes moved.
+    std::size_t copy_in(std::size_t layer, void* slot, void* /*staging*/, typename Backend::stream_type s) {
+        if (std::byte const* block = layer_block(layer)) {
+            backend_.copy_to_device(slot, block, block_span(layer), s);
+            return block_span(layer);
+        }
+        auto const& l = layers_[layer];
+        std::size_t bytes = 0;
+        for (std::size_t b = 0; b < l.buffers().size(); ++b) {
+            backend_.copy_to_device(static_cast<std::byte*>(slot) + l.offset(b), l.buffers()[b].data,
+                                    l.buffers()[b].bytes, s);
+            bytes += l.buffers()[b].bytes;
+        }
+        return bytes;
+    }
+
+    // Once the copy has landed, the slot holds the weights: nothing to do.
+    template <class Recorder>
+    void land(std::size_t, void const* /*staging*/, void* /*slot*/, typename Backend::stream_type, Recorder&) noexcept {}
+
+    // Copies each resident layer (non-null in `devices`) to its device memory,
+    // one at a time, so that caller memory may be pageable.
+    void place(std::vector<void*> const& devices, typename Backend::stream_type s) {
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            if (devices[i] == nullptr) continue;
+            auto const& l = layers_[i];
+            for (std::size_t b = 0; b < l.buffers().size(); ++b)
+                backend_.copy_to_device(static_cast<std::byte*>(devices[i]) + l.offset(b), l.buffers()[b].data,
+                                        l.buffers()[b].bytes, s);
+            backend_.synchronize(s);
+        }
+    }
+
 private:
     // Caller memory laid out like a slot (buffer b at offset(b) from buffer 0)
     // is copied in one piece: one copy a layer instead of one a buffer.

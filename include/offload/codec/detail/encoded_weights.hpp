@@ -22,11 +22,12 @@ namespace offload::codec::detail {
 template <class Backend, class Codec>
 class encoded_weights {
 public:
-    encoded_weights(Backend& backend, std::vector<layer_description> const& layers, std::vector<bool> const& /*streamed*/,
+    encoded_weights(Backend& backend, std::vector<layer_description> const& layers, std::vector<bool> const& streamed,
                     config const& cfg)
         : backend_(backend), layers_(layers), encoded_(layers.size()), pinned_(layers.size(), nullptr) {
         encode_all(layers);
         for (std::size_t i = 0; i < layers.size(); ++i) {
+            if (streamed[i]) staging_bytes_ = std::max(staging_bytes_, block_span(i));
             auto const bytes = encoded_[i].bytes.size();
             if (cfg.pin_memory) pinned_[i] = static_cast<std::byte*>(backend_.pinned_allocate(bytes));
             if (pinned_[i] != nullptr) {
@@ -99,6 +100,52 @@ public:
         }
     }
 
+    // --- the scheduler's hooks (host_weights has the same) -----------------
+
+    // Device bytes a slot needs beside it: the largest encoded streamed layer.
+    std::size_t staging_bytes() const noexcept { return staging_bytes_; }
+
+    // Copies a streamed layer's encoded block into the slot's staging area on
+    // stream s; returns the bytes moved.
+    std::size_t copy_in(std::size_t i, void* /*slot*/, void* staging, typename Backend::stream_type s) {
+        backend_.copy_to_device(staging, layer_block(i), block_span(i), s);
+        return block_span(i);
+    }
+
+    // Once the copy has landed: decoded into the slot on the compute stream,
+    // which keeps the copy engine free for the next copy.
+    template <class Recorder>
+    void land(std::size_t i, void const* staging, void* slot, typename Backend::stream_type s, Recorder& recorder) {
+        recorder.decode_begin(i, s);
+        decode(i, staging, slot, s);
+        recorder.decode_end(i, s);
+    }
+
+    // Decodes each resident layer (non-null in `devices`) once, from the same
+    // encoded bytes a streamed layer would bring, so that output does not
+    // depend on placement; then frees its host copy.
+    void place(std::vector<void*> const& devices, typename Backend::stream_type s) {
+        std::size_t most = 0;
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            if (devices[i] != nullptr) most = std::max(most, block_span(i));
+        if (most == 0) return;
+        void* staging = backend_.device_allocate(most, "staging the encoded resident layers");
+        try {
+            for (std::size_t i = 0; i < layers_.size(); ++i) {
+                if (devices[i] == nullptr) continue;
+                backend_.copy_to_device(staging, layer_block(i), block_span(i), s);
+                decode(i, staging, devices[i], s);
+                backend_.synchronize(s);
+                drop(i);
+            }
+        } catch (...) {
+            backend_.device_deallocate(staging, most);
+            throw;
+        }
+        backend_.device_deallocate(staging, most);
+    }
+
+private:
     // A resident layer, once placed, needs its host copy no more.
     void drop(std::size_t i) noexcept {
         if (pinned_[i] != nullptr) {
@@ -112,7 +159,6 @@ public:
         encoded_[i].bytes.shrink_to_fit();
     }
 
-private:
     void encode_all(std::vector<layer_description> const& layers) {
         std::size_t const workers =
             std::max<std::size_t>(1, std::min<std::size_t>(std::thread::hardware_concurrency(), layers.size()));
@@ -137,6 +183,7 @@ private:
     std::vector<std::byte*> pinned_;
     std::size_t pinned_bytes_ = 0;
     std::size_t pageable_bytes_ = 0;
+    std::size_t staging_bytes_ = 0;  // the largest encoded streamed layer
     std::string warning_;
 };
 
