@@ -36,13 +36,13 @@ public:
     // streams complete out of order: each is kept apart, so that a later record
     // on a faster stream releases none of the waiters of an earlier one.
     void complete(std::uint64_t generation) {
-        {
-            std::lock_guard lock(mutex_);
-            completed_.insert(generation);
-            while (completed_.count(contiguous_ + 1) != 0) completed_.erase(++contiguous_);
-            // The timestamp is that of the most recent record, as cudaEventElapsedTime reads it.
-            if (generation == recorded_) time_ = host_clock::now();
-        }
+        std::lock_guard lock(mutex_);
+        completed_.insert(generation);
+        while (completed_.count(contiguous_ + 1) != 0) completed_.erase(++contiguous_);
+        // The timestamp is that of the most recent record, as cudaEventElapsedTime reads it.
+        if (generation == recorded_) time_ = host_clock::now();
+        // Under the lock: a waiter may destroy the event as soon as it sees the
+        // record complete, and must not while the broadcast still runs.
         changed_.notify_all();
     }
     // Waits for exactly that record (CUDA: a wait is for the most recent
