@@ -3,8 +3,8 @@
 // of N offloaders (offload-ffn --gpus N) can reach, since its ranks stream
 // their shards at once. Each GPU copies its own 1 GiB pinned buffer, made and
 // first touched by a thread bound to the GPU's NUMA node
-// (examples/ffn/numa_node.hpp), 8 times per iteration. The time is the host
-// clock from the moment every thread is ready to the end of the last GPU's
+// (examples/common/offload_examples/tp/numa.hpp), 8 times per iteration. The
+// time is the host clock from the moment every thread is ready to the end of the last GPU's
 // copies, so a shared PCIe switch or a NUMA link that the GPUs contend for
 // shows as a smaller aggregate.
 //
@@ -26,7 +26,7 @@
 #include <benchmark/benchmark.h>
 #include <cuda_runtime_api.h>
 
-#include "numa_node.hpp"
+#include <offload_examples/tp/numa.hpp>
 
 namespace {
 
@@ -51,7 +51,8 @@ std::map<int, gpu_buffers>& buffers() {
 }
 
 void bind_to_gpu_node(int device) {
-    if (auto const place = ffn::numa::place_of_gpu(device); place.node) ffn::numa::bind_thread_to_node(*place.node);
+    namespace numa = offload_examples::numa;
+    if (auto const place = numa::place_of_gpu(device); place.node) numa::bind_thread_to_node(*place.node);
 }
 
 gpu_buffers make_buffers(int device) {

@@ -4,53 +4,38 @@
 // shard, and after each layer's partial down projection an NCCL all-reduce
 // (sum, bf16) on the offloader's compute stream, then the residual add.
 //
-// One host thread per GPU, in one process (docs/multi-gpu.md says why): each
-// binds itself to its GPU's NUMA node, makes its shard there, builds its
-// offloader and stack, joins the communicator and runs the passes. A rank that
-// fails stops the others (tp_comm.hpp); run() then throws one error naming it.
-// Needs NCCL (the target offload_ffn_tp, built where CMake found it).
+// One host thread per GPU, in one process (docs/multi-gpu.md says why;
+// offload_examples/tp/ranks.hpp): each binds itself to its GPU's NUMA node,
+// makes its shard there, builds its offloader and stack, joins the
+// communicator and runs the passes. A rank that fails stops the others; run()
+// then throws one tp::rank_failure naming it. Needs NCCL (the target
+// offload_ffn_tp, built where CMake found it).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
-#include <string>
 #include <vector>
 
-#include <offload/codec/none.hpp>
 #include <offload/config.hpp>
 #include <offload/multi/merged_stats.hpp>
-#include <offload/prefetch/lookahead.hpp>
-#include <offload/profile/events.hpp>
-#include <offload/profile/none.hpp>
-#include <offload/residency/first_n.hpp>
-#include <offload/residency/interleaved.hpp>
 #include <offload/stats.hpp>
 
 #include <offload_examples/policy_lists.hpp>
+#include <offload_examples/tp/ranks.hpp>
 
 #include "ffn_dims.hpp"
+#include "ffn_policies.hpp"
 
 namespace ffn::tp {
 
 namespace ox = offload_examples;
 
-// The policies compiled for N > 1 (each combination is one more
-// layer_offloader instantiation; these cover the runs docs/multi-gpu.md makes).
-using policies = ox::policy_lists<
-    ox::type_list<offload::residency::first_n, offload::residency::interleaved>,
-    ox::type_list<offload::prefetch::lookahead<4>>, ox::type_list<offload::profile::events, offload::profile::none>,
-    ox::type_list<offload::codec::none>>;
+// The policies compiled for N > 1.
+using policies = ::ffn::cli::tensor_parallel_policies;
 
 // A test hook: make one rank fail on purpose (offload-ffn reads it from the
 // environment variable OFFLOAD_FFN_TP_FAIL, see tensor_parallel_cli.hpp).
-struct injected_failure {
-    enum class kind { exception, out_of_memory };
-    int rank = 0;
-    // At the middle layer of this pass (counting warm-up passes), before its
-    // all-reduce; absent: at setup, before the communicator is made.
-    std::optional<std::size_t> pass;
-    kind what = kind::exception;
-};
+using ox::tp::injected_failure;
+inline constexpr char const* failure_variable = "OFFLOAD_FFN_TP_FAIL";
 
 struct request {
     dims d;  // the whole model's shape; d.ffn must split into gpus equal shards
@@ -66,13 +51,7 @@ struct request {
 };
 
 struct rank_report {
-    int rank = 0;
-    int device = 0;
-    std::string device_name;
-    std::string pci_bus_id;
-    std::optional<int> gpu_numa_node;     // the GPU's node, from sysfs
-    std::optional<int> memory_numa_node;  // where the shard's pages are (move_pages), when all on one node
-    std::string numa_note;                // why either is absent, or why the thread could not be bound
+    ox::tp::rank_place place;
     std::size_t shard_layer_bytes = 0;    // payload bytes of one layer's shard
     double wall_ms = 0;                   // host clock around the timed passes, to the last one's end
     double checksum = 0;                  // sum of the final activations
@@ -86,12 +65,7 @@ struct result {
     double wall_ms = 0;  // the slowest rank's
 };
 
-// A rank failed and the others were stopped: what() is one line naming the
-// first rank that failed and its cause.
-struct rank_failure : std::runtime_error {
-    rank_failure(int rank, std::string const& cause);
-    int rank;
-};
+using ox::tp::rank_failure;
 
 // Leaves the caller's current device as it was. Throws rank_failure,
 // offload::configuration_error for a request that cannot run (fewer devices

@@ -14,7 +14,9 @@
 #include <offload_examples/output.hpp>
 #include <offload_examples/values.hpp>
 
-#if defined(OFFLOAD_FFN_WITH_NCCL)
+#include <offload_examples/tp/gpus_option.hpp>
+
+#if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
 #include <cmath>
 
 #include <offload/multi/merged_summary.hpp>
@@ -26,62 +28,17 @@ namespace ffn::tp::cli {
 
 namespace {
 
-constexpr char const* no_nccl =
-#if defined(OFFLOAD_FFN_WITH_NCCL)
-    nullptr;
-#elif defined(OFFLOAD_EXAMPLES_WITH_CUDA)
-    "N > 1 needs NCCL, which was not found when this offload-ffn was built (configure with -DNCCL_ROOT=DIR)";
-#else
-    "N > 1 needs CUDA and NCCL, and this offload-ffn was built without CUDA";
-#endif
-
-#if defined(OFFLOAD_FFN_WITH_NCCL)
-// OFFLOAD_FFN_TP_FAIL=RANK:WHEN:WHAT (tensor_parallel_cli.hpp), or nothing when unset.
-std::optional<injected_failure> failure_from_environment(int gpus) {
-    char const* text = std::getenv("OFFLOAD_FFN_TP_FAIL");
-    if (text == nullptr) return std::nullopt;
-    std::string const v = text;
-    auto refuse = [&](std::string const& why) {
-        throw ox::environment_error{"OFFLOAD_FFN_TP_FAIL", ox::quoted(v) + ": " + why,
-                                    "allowed: RANK:WHEN:WHAT, RANK from 0 to " + std::to_string(gpus - 1) +
-                                        ", WHEN setup or a pass number, WHAT exception or oom"};
-    };
-    std::size_t const a = v.find(':'), b = a == std::string::npos ? a : v.find(':', a + 1);
-    if (b == std::string::npos) refuse("three fields separated by ':' expected");
-    injected_failure f;
-    try {
-        f.rank = static_cast<int>(ox::parse_count("OFFLOAD_FFN_TP_FAIL", v.substr(0, a), {0, gpus - 1}));
-        std::string const when = v.substr(a + 1, b - a - 1);
-        if (when != "setup")
-            f.pass = static_cast<std::size_t>(ox::parse_count("OFFLOAD_FFN_TP_FAIL", when, {0, 1000000}));
-    } catch (ox::usage_error const& e) {
-        refuse(e.what);
-    }
-    std::string const what = v.substr(b + 1);
-    if (what == "oom")
-        f.what = injected_failure::kind::out_of_memory;
-    else if (what != "exception")
-        refuse("unknown WHAT " + ox::quoted(what));
-    return f;
-}
-
+#if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
 boost::json::value finite_or_null(double v) {
     if (std::isfinite(v)) return v;
     return nullptr;
 }
 
 boost::json::object rank_json(rank_report const& r) {
-    boost::json::object o{{"rank", r.rank},
-                          {"device", r.device},
-                          {"device_name", r.device_name},
-                          {"pci_bus_id", r.pci_bus_id},
-                          {"shard_layer_bytes", r.shard_layer_bytes},
-                          {"wall_ms", r.wall_ms},
-                          {"output_checksum", finite_or_null(r.checksum)}};
-    // Absent where it could not be determined; numa_note says why.
-    if (r.gpu_numa_node) o["gpu_numa_node"] = *r.gpu_numa_node;
-    if (r.memory_numa_node) o["host_memory_numa_node"] = *r.memory_numa_node;
-    if (!r.numa_note.empty()) o["numa_note"] = r.numa_note;
+    boost::json::object o = ox::tp::place_json(r.place);
+    o["shard_layer_bytes"] = r.shard_layer_bytes;
+    o["wall_ms"] = r.wall_ms;
+    o["output_checksum"] = finite_or_null(r.checksum);
     return o;
 }
 #endif
@@ -89,46 +46,22 @@ boost::json::object rank_json(rank_report const& r) {
 }  // namespace
 
 void add_gpus_option(ox::command_line& cli, int& gpus, ox::offload_options const& off, dims const& d) {
-    cli.add({"gpus", "N",
-             "GPUs of this host to split each layer over (tensor parallelism, one offloader per GPU; default 1)",
-             ox::count(gpus, {1, 64})});
-    cli.note("--gpus N > 1: gate and up split by rows and down by columns over GPUs 0..N-1, an NCCL all-reduce "
-             "after each layer; needs NCCL at build time, --backend cuda, an --ffn that N divides, and --residency "
-             "first_n or interleaved, --prefetch lookahead:4, --codec none. Prints the merged stats of the ranks "
-             "(docs/multi-gpu.md).");
-    cli.check([&gpus, &off, &d] {
-        if (gpus == 1) return;
-        if (no_nccl != nullptr) throw ox::usage_error{"--gpus", std::to_string(gpus) + ": " + no_nccl, "allowed: 1"};
-#if defined(OFFLOAD_FFN_WITH_NCCL)
-        if (off.backend != "cuda")
-            throw ox::usage_error{"--gpus", std::to_string(gpus) + " GPUs need --backend cuda (the backend is " +
-                                                off.backend + ")", "allowed: 1 with --backend host"};
-        if (d.ffn % static_cast<std::size_t>(gpus) != 0)
-            throw ox::usage_error{"--gpus", std::to_string(gpus) + " does not divide --ffn " + std::to_string(d.ffn),
-                                  "allowed: a divisor of --ffn"};
-        if (!ox::compiled_combinations(ox::union_t<policies>{}).compiled(off.policies))
-            throw ox::usage_error{"--gpus", std::to_string(gpus) + " GPUs are compiled with " +
-                                                ox::describe(policies{}) + " only (asked: " +
-                                                ox::describe_choice(policies{}, off.policies) + ")", "allowed: 1"};
-        if (off.trace) throw ox::usage_error{"--gpus", "--trace is for one GPU", "allowed: 1 with --trace"};
-        if (auto const why = ox::cuda_unavailable_reason(); !why.empty())
-            throw ox::environment_error{"--gpus", why, "use --gpus 1 --backend host"};
-        int devices = 0;
-        cudaGetDeviceCount(&devices);
-        cudaGetLastError();
-        if (devices < gpus)
-            throw ox::environment_error{"--gpus", std::to_string(gpus) + " GPUs asked for, " +
-                                                      std::to_string(devices) + " found", "allowed: 1 to " +
-                                                      std::to_string(devices)};
-#else
-        (void)off;
-        (void)d;
-#endif
-    });
+    ox::tp::add_gpus_option<ffn::cli::tensor_parallel_policies>(
+        cli, gpus, off,
+        {"GPUs of this host to split each layer over (tensor parallelism, one offloader per GPU; default 1)",
+         "--gpus N > 1: gate and up split by rows and down by columns over GPUs 0..N-1, an NCCL all-reduce "
+         "after each layer; needs NCCL at build time, --backend cuda, an --ffn that N divides, and --residency "
+         "first_n or interleaved, --prefetch lookahead:4, --codec none. Prints the merged stats of the ranks "
+         "(docs/multi-gpu.md)."},
+        [&d](int gpus) {
+            if (d.ffn % static_cast<std::size_t>(gpus) != 0)
+                throw ox::usage_error{"--gpus", std::to_string(gpus) + " does not divide --ffn " + std::to_string(d.ffn),
+                                      "allowed: a divisor of --ffn"};
+        });
 }
 
 int run_main(run_options const& o, ox::offload_options const& off) {
-#if defined(OFFLOAD_FFN_WITH_NCCL)
+#if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
     if (o.graph || o.decode_loop)
         throw ox::usage_error{o.graph ? "--graph" : "--decode-loop", "runs on one GPU, and --gpus is " +
                                                                         std::to_string(o.gpus), "allowed: --gpus 1"};
@@ -141,7 +74,7 @@ int run_main(run_options const& o, ox::offload_options const& off) {
     q.policies = off.policies;
     q.cfg = off.cfg;
     q.gpus = o.gpus;
-    q.inject = failure_from_environment(o.gpus);
+    q.inject = ox::tp::failure_from_environment(failure_variable, o.gpus);
     result const r = run(q);
 
     std::size_t layer_bytes = 0;
@@ -154,7 +87,7 @@ int run_main(run_options const& o, ox::offload_options const& off) {
         {"backend", "cuda"},
         {"gpus", o.gpus},
         {"tensor_parallel", "gate and up split by rows, down by columns, all-reduce (sum, bf16) after each layer"},
-        {"device", r.ranks.front().device_name},
+        {"device", r.ranks.front().place.device_name},
         {"dtype", "bfloat16"},
         {"layers", o.layers},
         {"hidden", o.d.hidden},
@@ -198,7 +131,7 @@ int run_main(run_options const& o, ox::offload_options const& off) {
     return std::cout.flush() ? 0 : 1;
 #else
     (void)off;
-    throw ox::usage_error{"--gpus", std::to_string(o.gpus) + ": " + no_nccl, "allowed: 1"};
+    throw ox::usage_error{"--gpus", std::to_string(o.gpus) + ": " + ox::tp::gpus_unavailable_in_build, "allowed: 1"};
 #endif
 }
 

@@ -54,7 +54,7 @@ shard make_shard(dims const& full, std::uint64_t seed, std::size_t layers, int r
     for (auto n : layer_buffer_bytes(s.local)) s.bytes.push_back(n);
     s.blocks.resize(layers);
     for (auto& layer : s.blocks)
-        for (auto b : s.bytes) layer.emplace_back(::operator new((b + 4095) / 4096 * 4096, std::align_val_t{4096}));
+        for (auto b : s.bytes) layer.push_back(offload_examples::tp::allocate_pages(b));
 
     // Layer by layer over the threads; each layer's values depend on (seed, layer) only.
     std::atomic<std::size_t> next{0};

@@ -9,20 +9,17 @@
 // pages are first touched on the calling thread's NUMA node.
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include <offload/model.hpp>
+
+#include <offload_examples/tp/host_pages.hpp>
 
 #include "ffn_dims.hpp"
 
 namespace ffn::tp {
 
-struct page_deleter {
-    void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{4096}); }
-};
-using page_block = std::unique_ptr<void, page_deleter>;
+using offload_examples::tp::page_block;
 
 struct shard {
     dims local;                                   // hidden, ffn / ranks, batch: the shape the rank computes

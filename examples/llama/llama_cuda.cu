@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -325,8 +326,8 @@ offload::safetensors::tensor_view const& outside_tensor(
 }  // namespace
 
 cuda_engine::cuda_engine(config const& c, std::map<std::string, offload::safetensors::tensor_view> const& outside,
-                         std::size_t max_tokens, cudaStream_t stream)
-    : c_(c), max_tokens_(max_tokens), stream_(stream) {
+                         std::size_t max_tokens, cudaStream_t stream, partial_sums sum_partials)
+    : c_(c), max_tokens_(max_tokens), stream_(stream), sum_partials_(std::move(sum_partials)) {
     check_shape(c_, max_tokens_);
     auto const& embed = outside_tensor(outside, embed_tokens_name, {c_.vocab_size, c_.hidden_size});
     auto const& norm = outside_tensor(outside, final_norm_name, {c_.hidden_size});
@@ -530,6 +531,7 @@ void cuda_engine::layer(std::size_t i, layer_pointers const& w) {
                                   head_dim, max_tokens_, scale);
     LLAMA_LAUNCH_CHECK(in_layer(i, "launching the attention kernel"));
     gemm(w[o_proj], hidden, q, attn_, q, delta, hidden, tokens, false, i, "running the o GEMM");
+    if (sum_partials_) sum_partials_(delta, tokens * hidden);
 
     add_rmsnorm_kernel<<<static_cast<unsigned>(tokens), row_threads, 0, stream_>>>(
         x, delta, weights(post_attention_layernorm), normed, hidden, eps);
@@ -549,6 +551,7 @@ void cuda_engine::layer(std::size_t i, layer_pointers const& w) {
     silu_mul_kernel<<<grid_for(n), elementwise_threads, 0, stream_>>>(gate_up, static_cast<bf16*>(act_), ffn, n);
     LLAMA_LAUNCH_CHECK(in_layer(i, "launching the SiLU(gate) * up kernel"));
     gemm(w[down_proj], hidden, ffn, act_, ffn, delta, hidden, tokens, false, i, "running the down GEMM");
+    if (sum_partials_) sum_partials_(delta, tokens * hidden);
 
     delta_pending_ = true;
     ++next_layer_;

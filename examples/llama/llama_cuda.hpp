@@ -12,6 +12,13 @@
 // does. Attention runs in fp32 from bf16 q, k and v (as SDPA's fused kernels
 // do) and writes bf16; the logits stay fp32 from the lm_head GEMM.
 //
+// Tensor parallelism (llama_tensor_parallel.hpp): built with a rank's share
+// of the heads and of the MLP (llama_tp_shard.hpp's rank_config) and a
+// `sum_partials`, the engine computes that share of each attention and MLP,
+// whose o and down projections give partial sums of the sublayer's output;
+// sum_partials(values, count) must add the ranks' partials in place (an
+// all-reduce enqueued on the stream) before the residual add reads them.
+//
 // Everything enqueues on the one stream given at construction (the
 // offloader's compute stream) and returns without waiting for the device,
 // except finish() with all_logits and next_token(), which copy results back.
@@ -20,6 +27,7 @@
 // offload::configuration_error for a shape, a tensor or a call out of order.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -38,14 +46,18 @@ namespace llama {
 
 class cuda_engine {
 public:
+    // bf16 values on the device, in place, enqueued on the engine's stream.
+    using partial_sums = std::function<void(void* values, std::size_t count)>;
+
     // Copies embed_tokens, the final norm and lm_head (embed_tokens when
     // tie_word_embeddings) from `outside` to the device (bf16, shapes as
     // transformers saves them), and allocates activations for max_tokens tokens
     // a step and a KV cache of max_tokens positions a layer (max_tokens from 1
     // to 65535; head_dim even, at most 128). Uses the current device; waits for
-    // its own copies before returning.
+    // its own copies before returning. sum_partials: for a tensor-parallel
+    // rank (see above); empty for the whole model.
     cuda_engine(config const& c, std::map<std::string, offload::safetensors::tensor_view> const& outside,
-                std::size_t max_tokens, cudaStream_t stream);
+                std::size_t max_tokens, cudaStream_t stream, partial_sums sum_partials = {});
     ~cuda_engine();  // waits for the stream, frees everything; never throws
     cuda_engine(cuda_engine const&) = delete;
     cuda_engine& operator=(cuda_engine const&) = delete;
@@ -83,6 +95,7 @@ private:
     config c_;
     std::size_t max_tokens_;
     cudaStream_t stream_;
+    partial_sums sum_partials_;
     cublasContext* handle_ = nullptr;
     std::vector<void*> allocations_;
     std::size_t device_bytes_ = 0;

@@ -5,7 +5,7 @@
 // prefill and decode tokens/s) and the offloader's stats.
 //
 //   offload-llama --model DIR --prompt-ids 1,2,3 [--max-new-tokens 16 | --teacher-force 4,5,6]
-//                 [--logits PATH] [--quiet] [offload options: --preset, --residency, --prefetch, ...]
+//                 [--logits PATH] [--quiet] [--gpus N] [offload options: --preset, --residency, --prefetch, ...]
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -18,12 +18,18 @@
 #include <boost/json.hpp>
 
 #include <offload_examples/cli.hpp>
+#include <offload_examples/tp/gpus_option.hpp>
 
 #include "llama_config.hpp"
 #include "llama_model.hpp"
 #include "llama_npy.hpp"
 #include "llama_policies.hpp"
 #include "llama_run.hpp"
+#include "llama_tp_shard.hpp"
+
+#if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
+#include "llama_tensor_parallel.hpp"
+#endif
 
 namespace ox = offload_examples;
 
@@ -52,15 +58,15 @@ ox::option_value directory(std::string& out) {
 std::vector<std::int32_t> ids(std::vector<std::int64_t> const& v) { return {v.begin(), v.end()}; }
 
 boost::json::object run_json(llama_options const& o, llama::checkpoint_model const& m, std::string const& backend,
-                             llama::cli::run_result const& r) {
-    auto const& g = r.generation;
+                             llama::generation_result const& g, std::string const& device,
+                             std::string const& compute_dtype) {
     boost::json::object run;
     run["model"] = o.model;
     run["backend"] = backend;
-    run["device"] = r.device;
+    run["device"] = device;
     run["layers"] = m.cfg.num_hidden_layers;
     run["weights_dtype"] = offload::dtype_name(m.layer_type);
-    run["compute_dtype"] = r.compute_dtype;
+    run["compute_dtype"] = compute_dtype;
     run["prompt_tokens"] = o.prompt.size();
     run["teacher_forced"] = !o.teacher_force.empty();
     run["generated"] = boost::json::value_from(g.generated);
@@ -116,6 +122,23 @@ int main(int argc, char** argv) {
     };
     off.layer_count_name = "the model's num_hidden_layers";
     ox::add_offload_options<llama::cli::policies>(cli, off);
+    int gpus = 1;
+    ox::tp::add_gpus_option<llama::cli::tensor_parallel_policies>(
+        cli, gpus, off,
+        {"GPUs of this host to split each decoder layer over (tensor parallelism, one offloader per GPU; default 1)",
+         "--gpus N > 1: the attention heads and kv heads (q, k, v by rows, o by columns) and the MLP (gate and up by "
+         "rows, down by columns) split over GPUs 0..N-1, an NCCL all-reduce after the o and down projections; "
+         "needs NCCL at build time, --backend cuda, bf16 weights, heads, kv heads and intermediate_size that N "
+         "divides, and --residency first_n or interleaved, --prefetch lookahead:4. Prints the merged stats of the "
+         "ranks (docs/multi-gpu.md)."},
+        [&o](int n) {
+            try {
+                llama::tp::rank_config(llama::config::read(std::filesystem::path(o.model) / "config.json"), n);
+            } catch (llama::config_error const& e) {
+                throw ox::usage_error{"--gpus", std::to_string(n) + ": " + e.what(),
+                                      "allowed: a divisor of the model's heads, kv heads and intermediate_size"};
+            }
+        });
 
     return cli.run(argc, argv, [&] {
         auto const m = llama::checkpoint_model::open(o.model, {.quiet = o.quiet});
@@ -128,17 +151,41 @@ int main(int argc, char** argv) {
         q.policies = off.policies;
         q.cfg = off.cfg;
         q.trace_path = off.trace;
-#if defined(OFFLOAD_EXAMPLES_WITH_CUDA)
-        auto const r = off.backend == "cuda" ? llama::cli::run_on_cuda(m, q) : llama::cli::run_on_host(m, q);
-#else
-        auto const r = llama::cli::run_on_host(m, q);
-#endif
-        if (o.logits)
-            llama::write_npy(*o.logits, r.generation.logits, r.generation.logits.size() / m.cfg.vocab_size,
-                             m.cfg.vocab_size);
         boost::json::object out;
-        out["run"] = run_json(o, m, off.backend, r);
-        out["stats"] = boost::json::value_from(r.stats);
+        llama::generation_result generation;
+        if (gpus > 1) {
+#if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
+            auto r = llama::tp::run(m, {q.generation, q.policies, q.cfg, gpus,
+                                        ox::tp::failure_from_environment(llama::tp::failure_variable, gpus)});
+            auto run = run_json(o, m, off.backend, r.generation, r.ranks.front().place.device_name, "bfloat16");
+            run["gpus"] = gpus;
+            run["tensor_parallel"] = "heads and MLP split over the GPUs, all-reduce (sum, bf16) after o and down";
+            boost::json::array ranks;
+            for (auto const& rank : r.ranks) {
+                auto j = ox::tp::place_json(rank.place);
+                j["shard_layer_bytes"] = rank.shard_layer_bytes;
+                j["prefill_ms"] = 1e3 * rank.generation.prefill_seconds;
+                j["decode_ms"] = 1e3 * rank.generation.decode_seconds;
+                ranks.push_back(std::move(j));
+            }
+            run["ranks"] = std::move(ranks);
+            out["run"] = std::move(run);
+            out["stats"] = boost::json::value_from(r.merged);
+            generation = std::move(r.generation);
+#endif
+        } else {
+#if defined(OFFLOAD_EXAMPLES_WITH_CUDA)
+            auto r = off.backend == "cuda" ? llama::cli::run_on_cuda(m, q) : llama::cli::run_on_host(m, q);
+#else
+            auto r = llama::cli::run_on_host(m, q);
+#endif
+            out["run"] = run_json(o, m, off.backend, r.generation, r.device, r.compute_dtype);
+            out["stats"] = boost::json::value_from(r.stats);
+            generation = std::move(r.generation);
+        }
+        if (o.logits)
+            llama::write_npy(*o.logits, generation.logits, generation.logits.size() / m.cfg.vocab_size,
+                             m.cfg.vocab_size);
         std::string const text = boost::json::serialize(out) + "\n";
         if (off.stats_json) ox::write_text_file(*off.stats_json, text);
         std::cout << text << std::flush;

@@ -14,22 +14,19 @@
 // several times that, so that it catches a wrong shard (a misplaced column of
 // down gives errors of order 1) without flagging rounding. The measured value
 // is printed with each run (docs/multi-gpu.md keeps the H200 figures).
-#include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <future>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include "support.hpp"
+#include "tp_support.hpp"
 
-#if defined(OFFLOAD_FFN_WITH_NCCL)
+#if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
 #include <offload/detail/cuda_device_guard.hpp>
 
 #include "ffn_random.hpp"
@@ -38,30 +35,17 @@
 
 namespace {
 
-#if defined(OFFLOAD_FFN_WITH_NCCL)
+#if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
 
 using namespace offload::cuda_testing;
+using offload::tp_testing::current_device;
+using offload::tp_testing::gpu_count;
 
 // Every buffer a multiple of 256 bytes, so that a layer's copy moves exactly its payload.
 constexpr ffn::dims dims{1024, 4096, 4};
 constexpr std::size_t layers = 8, resident = 2, passes = 3;
 constexpr std::uint64_t seed = 11;
 constexpr double tolerance = 2e-2;
-
-int gpu_count() {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) {
-        cudaGetLastError();
-        return 0;
-    }
-    return n;
-}
-
-int current_device() {
-    int d = -1;
-    OFFLOAD_TEST_CUDA(cudaGetDevice(&d));
-    return d;
-}
 
 ffn::tp::request request_for(int gpus) {
     ffn::tp::request q;
@@ -87,27 +71,11 @@ double relative_l2(std::vector<std::uint16_t> const& y, std::vector<std::uint16_
     return std::sqrt(diff / norm);
 }
 
-// Runs tp::run on a thread of its own and gives up after a deadline: a
-// deadlock fails the test (and ends the process, since hung threads cannot be
-// joined) rather than stalling until ctest's timeout.
-ffn::tp::result run_with_deadline(ffn::tp::request const& q, std::chrono::seconds deadline = std::chrono::seconds(120)) {
-    std::packaged_task<ffn::tp::result()> task([q] { return ffn::tp::run(q); });
-    auto future = task.get_future();
-    std::thread t(std::move(task));
-    if (future.wait_for(deadline) != std::future_status::ready) {
-        std::cerr << "tensor_parallel_test: tp::run did not return within " << deadline.count() << " s: a hang\n";
-        std::_Exit(1);
-    }
-    t.join();
-    return future.get();
+ffn::tp::result run_with_deadline(ffn::tp::request const& q) {
+    return offload::tp_testing::with_deadline([q] { return ffn::tp::run(q); });
 }
 
-class tensor_parallel : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (gpu_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
-    }
-};
+using tensor_parallel = offload::tp_testing::two_gpu_test;
 
 TEST_F(tensor_parallel, matches_one_gpu_within_the_bf16_all_reduce_tolerance) {
     std::vector<std::uint16_t> reference;
@@ -129,7 +97,7 @@ TEST_F(tensor_parallel, matches_one_gpu_within_the_bf16_all_reduce_tolerance) {
         auto const r = run_with_deadline(q);
         ASSERT_EQ(r.ranks.size(), static_cast<std::size_t>(n));
         for (auto const& rank : r.ranks)  // the all-reduce gives every rank the same sum
-            EXPECT_EQ(first_difference(rank.output, r.ranks[0].output), -1) << n << " GPUs, rank " << rank.rank;
+            EXPECT_EQ(first_difference(rank.output, r.ranks[0].output), -1) << n << " GPUs, rank " << rank.place.rank;
         ASSERT_TRUE(all_finite_bf16(r.ranks[0].output));
         double const e = relative_l2(r.ranks[0].output, reference);
         std::cout << "[ measured ] " << n << " GPUs: relative L2 of the final activations against one GPU " << e
@@ -147,7 +115,7 @@ TEST_F(tensor_parallel, counts_each_ranks_loads_and_bytes_exactly) {
     for (auto const& rank : r.ranks) {
         auto const& c = rank.stats.counts;
         EXPECT_EQ(rank.shard_layer_bytes, shard_bytes);
-        EXPECT_EQ(c.passes, passes) << "rank " << rank.rank;  // the warm-up pass is reset away
+        EXPECT_EQ(c.passes, passes) << "rank " << rank.place.rank;  // the warm-up pass is reset away
         EXPECT_EQ(c.aborted_passes, 0u);
         EXPECT_EQ(c.layer_computes, passes * layers);
         EXPECT_EQ(c.layer_loads, passes * streamed);

@@ -1,5 +1,5 @@
-// NUMA placement through sysfs and system calls (see numa_node.hpp).
-#include "numa_node.hpp"
+// NUMA placement through sysfs and system calls (see numa.hpp).
+#include <offload_examples/tp/numa.hpp>
 
 #include <cctype>
 #include <cerrno>
@@ -17,7 +17,7 @@
 
 #include <offload/detail/cuda_check.hpp>
 
-namespace ffn::numa {
+namespace offload_examples::numa {
 
 namespace {
 
@@ -103,4 +103,4 @@ std::optional<int> node_of_page(void const* p) {
     return status[0];
 }
 
-}  // namespace ffn::numa
+}  // namespace offload_examples::numa

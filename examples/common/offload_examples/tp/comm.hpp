@@ -25,7 +25,7 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
-namespace ffn::tp {
+namespace offload_examples::tp {
 
 // What the ranks share: the communicator's id and the first failure.
 class group {
@@ -117,4 +117,4 @@ private:
     int exceptions_;
 };
 
-}  // namespace ffn::tp
+}  // namespace offload_examples::tp

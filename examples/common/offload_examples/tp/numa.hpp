@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-namespace ffn::numa {
+namespace offload_examples::numa {
 
 // A GPU's place: its PCI bus id (lower case, as sysfs spells it) and its NUMA
 // node from /sys/bus/pci/devices/<id>/numa_node. The node is absent on a
@@ -28,4 +28,4 @@ std::string bind_thread_to_node(int node);
 // query); absent where the kernel does not say.
 std::optional<int> node_of_page(void const* p);
 
-}  // namespace ffn::numa
+}  // namespace offload_examples::numa

@@ -1,5 +1,5 @@
-// Nonblocking NCCL communicators whose waits give up when a rank fails (see tp_comm.hpp).
-#include "tp_comm.hpp"
+// Nonblocking NCCL communicators whose waits give up when a rank fails (see comm.hpp).
+#include <offload_examples/tp/comm.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -7,12 +7,13 @@
 
 #include <offload/detail/cuda_check.hpp>
 
-#include "nccl_check.hpp"
+#include <offload_examples/tp/nccl_check.hpp>
 
-namespace ffn::tp {
+namespace offload_examples::tp {
 
 group::group(int ranks) : ranks_(ranks) {
-    FFN_NCCL_TRY(ncclGetUniqueId(&id_), nullptr, "making the NCCL unique id of " + std::to_string(ranks) + " ranks");
+    OFFLOAD_EXAMPLES_NCCL_TRY(ncclGetUniqueId(&id_), nullptr,
+                              "making the NCCL unique id of " + std::to_string(ranks) + " ranks");
 }
 
 void group::stop(int rank) noexcept {
@@ -55,7 +56,8 @@ ncclResult_t rank_comm::poll(std::string const& what) {
                           std::to_string(f ? f->rank : -1) + " failed");
     }
     ncclResult_t state = ncclSuccess;
-    FFN_NCCL_TRY(ncclCommGetAsyncError(comm_, &state), comm_, "reading the communicator's state while " + what);
+    OFFLOAD_EXAMPLES_NCCL_TRY(ncclCommGetAsyncError(comm_, &state), comm_,
+                              "reading the communicator's state while " + what);
     if (state != ncclSuccess && state != ncclInProgress) detail::throw_nccl_error(state, comm_, __FILE__, __LINE__, what);
     return state;
 }
@@ -69,13 +71,13 @@ void rank_comm::init() {
     config.blocking = 0;  // every call returns at once; settle() polls
     std::string const what = "making the NCCL communicator of rank " + std::to_string(rank_) + " of " +
                              std::to_string(group_.size()) + " on device " + std::to_string(device_);
-    FFN_NCCL_TRY(ncclCommInitRankConfig(&comm_, group_.size(), group_.id(), rank_, &config), comm_, what);
+    OFFLOAD_EXAMPLES_NCCL_TRY(ncclCommInitRankConfig(&comm_, group_.size(), group_.id(), rank_, &config), comm_, what);
     settle(what);
 }
 
 void rank_comm::all_reduce_sum_bf16(void* buffer, std::size_t count, cudaStream_t s) {
     std::string const what = "enqueuing the all-reduce (sum, bf16) of " + std::to_string(count) + " values";
-    FFN_NCCL_TRY(ncclAllReduce(buffer, buffer, count, ncclBfloat16, ncclSum, comm_, s), comm_, what);
+    OFFLOAD_EXAMPLES_NCCL_TRY(ncclAllReduce(buffer, buffer, count, ncclBfloat16, ncclSum, comm_, s), comm_, what);
     // Nothing else may be enqueued on s before the collective is.
     settle(what);
 }
@@ -92,11 +94,12 @@ void rank_comm::wait(cudaEvent_t e, std::string const& what) {
 
 void rank_comm::finish() {
     std::string const what = "finalizing the NCCL communicator of rank " + std::to_string(rank_);
-    FFN_NCCL_TRY(ncclCommFinalize(comm_), comm_, what);
+    OFFLOAD_EXAMPLES_NCCL_TRY(ncclCommFinalize(comm_), comm_, what);
     settle(what);
     ncclComm_t const c = comm_;
     comm_ = nullptr;
-    FFN_NCCL_TRY(ncclCommDestroy(c), c, "destroying the NCCL communicator of rank " + std::to_string(rank_));
+    OFFLOAD_EXAMPLES_NCCL_TRY(ncclCommDestroy(c), c,
+                              "destroying the NCCL communicator of rank " + std::to_string(rank_));
 }
 
 void rank_comm::abort() noexcept {
@@ -104,8 +107,8 @@ void rank_comm::abort() noexcept {
     ncclComm_t const c = comm_;
     comm_ = nullptr;
     if (ncclResult_t const r = ncclCommAbort(c); r != ncclSuccess && r != ncclInProgress)
-        std::fprintf(stderr, "offload-ffn: %s:%d: %s (%s) while aborting the NCCL communicator of rank %d (ignored)\n",
+        std::fprintf(stderr, "offload: %s:%d: %s (%s) while aborting the NCCL communicator of rank %d (ignored)\n",
                      __FILE__, __LINE__, detail::nccl_error_name(r), ncclGetErrorString(r), rank_);
 }
 
-}  // namespace ffn::tp
+}  // namespace offload_examples::tp

@@ -8,7 +8,7 @@
 
 #include <offload/errors.hpp>
 
-namespace ffn::tp::detail {
+namespace offload_examples::tp::detail {
 
 inline char const* nccl_error_name(ncclResult_t r) {
     switch (r) {
@@ -31,13 +31,14 @@ inline char const* nccl_error_name(ncclResult_t r) {
     throw offload::backend_error(file, line, nccl_error_name(r), text, operation);
 }
 
-}  // namespace ffn::tp::detail
+}  // namespace offload_examples::tp::detail
 
 // For calls that complete or fail at once; a nonblocking communicator's
-// ncclInProgress is not a failure (tp_comm.cpp polls for it).
-#define FFN_NCCL_TRY(call, comm, operation)                                                                 \
-    do {                                                                                                    \
-        ncclResult_t const ffn_nccl_status_ = (call);                                                       \
-        if (ffn_nccl_status_ != ncclSuccess && ffn_nccl_status_ != ncclInProgress)                          \
-            ::ffn::tp::detail::throw_nccl_error(ffn_nccl_status_, (comm), __FILE__, __LINE__, (operation)); \
+// ncclInProgress is not a failure (comm.cpp polls for it).
+#define OFFLOAD_EXAMPLES_NCCL_TRY(call, comm, operation)                                                    \
+    do {                                                                                                   \
+        ncclResult_t const offload_nccl_status_ = (call);                                                  \
+        if (offload_nccl_status_ != ncclSuccess && offload_nccl_status_ != ncclInProgress)                 \
+            ::offload_examples::tp::detail::throw_nccl_error(offload_nccl_status_, (comm), __FILE__, __LINE__, \
+                                                             (operation));                                 \
     } while (false)
