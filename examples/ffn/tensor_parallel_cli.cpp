@@ -16,6 +16,8 @@
 
 #include <offload_examples/tp/gpus_option.hpp>
 
+#include "ffn_policies.hpp"
+
 #if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
 #include <cmath>
 
