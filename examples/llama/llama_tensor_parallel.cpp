@@ -3,6 +3,7 @@
 #include "llama_tensor_parallel.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -135,10 +136,17 @@ result run(checkpoint_model const& m, request const& q) {
             auto const& first = out.generation.generated;
             std::size_t step = 0;
             while (step < mine.size() && step < first.size() && mine[step] == first[step]) ++step;
+            std::string logits;
+            if (r.generation.logits.size() == out.generation.logits.size() && !r.generation.logits.empty()) {
+                float largest = 0;
+                for (std::size_t i = 0; i < r.generation.logits.size(); ++i)
+                    largest = std::max(largest, std::abs(r.generation.logits[i] - out.generation.logits[i]));
+                logits = "; the logits differ by up to " + std::to_string(largest);
+            }
             throw std::runtime_error("llama::tp::run: rank " + std::to_string(r.place.rank) +
                                      " generated other tokens than rank 0, from step " + std::to_string(step) + " (" +
                                      (step < mine.size() ? std::to_string(mine[step]) : "none") + " against " +
-                                     (step < first.size() ? std::to_string(first[step]) : "none") + ")");
+                                     (step < first.size() ? std::to_string(first[step]) : "none") + ")" + logits);
         }
         out.generation.prefill_seconds = std::max(out.generation.prefill_seconds, r.generation.prefill_seconds);
         out.generation.decode_seconds = std::max(out.generation.decode_seconds, r.generation.decode_seconds);
