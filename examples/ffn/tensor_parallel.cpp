@@ -31,10 +31,7 @@ void run_rank(request const& q, ox::tp::group& g, int rank, rank_report& out) {
     out.place = ox::tp::enter_rank(rank);
     unsigned const threads = std::max(1u, std::thread::hardware_concurrency() / static_cast<unsigned>(q.gpus));
     shard const s = make_shard(q.d, q.seed, q.layers, rank, q.gpus, threads);
-    std::vector<void const*> blocks;
-    for (auto const& layer : s.blocks)
-        for (auto const& b : layer) blocks.push_back(b.get());
-    ox::tp::locate_pages(out.place, blocks);
+    ox::tp::locate_pages(out.place, s.blocks);
     out.shard_layer_bytes = s.layer_bytes();
     offload::model const model = describe(s, rank);
 

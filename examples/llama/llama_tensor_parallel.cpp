@@ -82,10 +82,7 @@ template <class Residency, class Prefetch, class Profiler>
 void run_rank(checkpoint_model const& m, request const& q, ox::tp::group& g, int rank, rank_report& out) {
     out.place = ox::tp::enter_rank(rank);
     shard const s = make_shard(m, rank, q.gpus);
-    std::vector<void const*> blocks;
-    for (auto const& layer : s.blocks)
-        for (auto const& b : layer) blocks.push_back(b.get());
-    ox::tp::locate_pages(out.place, blocks);
+    ox::tp::locate_pages(out.place, s.blocks);
     out.shard_layer_bytes = s.layer_bytes();
     offload::model const model = describe(s, m.layer_type, rank);
 

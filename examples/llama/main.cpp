@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
         q.trace_path = off.trace;
         boost::json::object out;
         llama::generation_result generation;
-        if (gpus > 1) {
+        if (gpus > 1) {  // only where the build has NCCL: the --gpus check refuses N > 1 otherwise
 #if defined(OFFLOAD_EXAMPLES_WITH_NCCL)
             auto r = llama::tp::run(m, {q.generation, q.policies, q.cfg, gpus,
                                         ox::tp::failure_from_environment(llama::tp::failure_variable, gpus)});

@@ -70,15 +70,16 @@ rank_place enter_rank(int rank) {
     return p;
 }
 
-void locate_pages(rank_place& place, std::vector<void const*> const& blocks) {
+void locate_pages(rank_place& place, std::vector<std::vector<page_block>> const& blocks) {
     std::set<int> nodes;
     bool unknown = false;
-    for (void const* b : blocks) {
-        if (auto const n = numa::node_of_page(b))
-            nodes.insert(*n);
-        else
-            unknown = true;
-    }
+    for (auto const& layer : blocks)
+        for (auto const& b : layer) {
+            if (auto const n = numa::node_of_page(b.get()))
+                nodes.insert(*n);
+            else
+                unknown = true;
+        }
     if (!unknown && nodes.size() == 1) {
         place.memory_numa_node = *nodes.begin();
         return;

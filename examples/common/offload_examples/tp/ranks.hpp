@@ -17,6 +17,7 @@
 #include <offload/backend/cuda.hpp>
 
 #include <offload_examples/tp/comm.hpp>
+#include <offload_examples/tp/host_pages.hpp>
 
 namespace offload_examples::tp {
 
@@ -49,9 +50,9 @@ struct rank_place {
 // On a rank's thread, before it allocates host memory: reads the GPU's place
 // and binds the thread (and the threads it starts) to the GPU's NUMA node.
 rank_place enter_rank(int rank);
-// Records the node of the first page of each block (memory_numa_node when
-// they share one; numa_note says otherwise).
-void locate_pages(rank_place& place, std::vector<void const*> const& blocks);
+// Records the node of the first page of each of a shard's blocks, [layer][buffer]
+// (memory_numa_node when they share one; numa_note says otherwise).
+void locate_pages(rank_place& place, std::vector<std::vector<page_block>> const& blocks);
 // rank, device, device_name, pci_bus_id, and the nodes where known (numa_note where not).
 boost::json::object place_json(rank_place const& p);
 
